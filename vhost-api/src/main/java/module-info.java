@@ -1,0 +1,8 @@
+/**
+ * vhost-java API: interfaces, records, feature sets and exceptions shared by VMM (front-end) and device
+ * (back-end) authors. This module has no dependencies beyond {@code java.base}.
+ */
+module io.vhost.api {
+    exports io.vhost.api;
+    exports io.vhost.api.error;
+}

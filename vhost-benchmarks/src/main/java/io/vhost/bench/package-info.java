@@ -1,0 +1,2 @@
+/** JMH benchmarks of vhost-java; see docs/benchmarks.md for method and results. */
+package io.vhost.bench;

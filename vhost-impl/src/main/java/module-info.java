@@ -1,0 +1,11 @@
+/**
+ * The vhost-java engine. Exports only its entry points; everything else is internal.
+ * Needs native access: run with {@code --enable-native-access=io.vhost.impl}.
+ */
+module io.vhost.impl {
+    requires transitive io.vhost.api;
+    requires org.newsclub.net.unix;
+    requires static micrometer.core;
+    requires java.logging;
+
+}
