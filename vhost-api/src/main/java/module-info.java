@@ -5,4 +5,5 @@
 module io.vhost.api {
     exports io.vhost.api;
     exports io.vhost.api.error;
+    exports io.vhost.api.device;
 }
