@@ -140,7 +140,7 @@ public final class SplitVirtqueue implements Virtqueue {
     }
 
     /**
-     * Returns the device's used index (the last one published plus entries filled but not flushed are excluded).
+     * Returns the device's used index as last published; entries filled but not yet flushed are not counted.
      *
      * @return 0..65535
      */
