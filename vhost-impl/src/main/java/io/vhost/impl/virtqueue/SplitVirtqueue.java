@@ -21,7 +21,6 @@ import io.vhost.impl.memory.MemoryTable;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
-import java.util.Arrays;
 
 /**
  * The device side of one split virtqueue (virtio 1.x §2.7) in guest memory.
@@ -78,7 +77,7 @@ public final class SplitVirtqueue implements Virtqueue {
     private boolean notificationsDisabled;
     private String brokenCause;
 
-    private long[] scratch = new long[3 * 8];
+    private final ChainBuilder builder;
 
     /**
      * Creates an unconfigured queue.
@@ -92,6 +91,7 @@ public final class SplitVirtqueue implements Virtqueue {
         this.queueIndex = queueIndex;
         this.size = size;
         this.mask = size - 1;
+        this.builder = new ChainBuilder(queueIndex);
     }
 
     @Override
@@ -285,12 +285,12 @@ public final class SplitVirtqueue implements Virtqueue {
     }
 
     @Override
-    public SplitChain pop() throws GuestMemoryException {
+    public RingChain pop() throws GuestMemoryException {
         checkUsable();
         try {
             if (resubmitNext < resubmit.length) {
                 int head = resubmit[resubmitNext++];
-                SplitChain chain = readChain(head);
+                RingChain chain = readChain(head);
                 inUse++;
                 return chain;
             }
@@ -308,7 +308,7 @@ public final class SplitVirtqueue implements Virtqueue {
                 throw broken(new GuestMemoryException("queue " + queueIndex + ": avail ring entry " + lastAvail
                         + " holds head " + head + " >= queue size " + size));
             }
-            SplitChain chain = readChain(head);
+            RingChain chain = readChain(head);
             lastAvail = (lastAvail + 1) & 0xffff;
             if (inflight != null) {
                 inflight.markInflight(head, inflightCounter++);
@@ -320,17 +320,13 @@ public final class SplitVirtqueue implements Virtqueue {
         }
     }
 
-    private SplitChain readChain(int head) throws GuestMemoryException {
+    private RingChain readChain(int head) throws GuestMemoryException {
         MemorySegment descs = desc;
         long tableLength = size;
         boolean indirect = false;
         int index = head;
         long hops = 0;
-        int pieces = 0;
-        int readablePieces = 0;
-        boolean sawWritable = false;
-        long readable = 0;
-        long writable = 0;
+        builder.start(table, head);
         while (true) {
             if (index >= tableLength) {
                 throw broken(chainError(head, indirect ? "indirect descriptor index " + index
@@ -372,60 +368,17 @@ public final class SplitVirtqueue implements Virtqueue {
                 hops = 0;
                 continue;
             }
-            boolean write = (flags & DESC_F_WRITE) != 0;
-            if (write) {
-                sawWritable = true;
-                writable += len;
-                if (writable > 0xffffffffL) {
-                    throw broken(chainError(head, "writable length exceeds 2^32-1 bytes at descriptor " + index));
-                }
-            } else {
-                if (sawWritable) {
-                    throw broken(chainError(head, "device-readable descriptor " + index
-                            + " follows a device-writable one"));
-                }
-                readable += len;
-                if (readable > 0xffffffffL) {
-                    throw broken(chainError(head, "readable length exceeds 2^32-1 bytes at descriptor " + index));
-                }
-            }
-            if (len > 0 && Long.compareUnsigned(addr + len - 1, addr) < 0) {
-                throw broken(chainError(head, "descriptor " + index + " address " + hex(addr) + " length " + len
-                        + " wraps around"));
-            }
-            long done = 0;
-            while (done < len) {
-                long a = addr + done;
-                int region = table.indexOfGuest(a);
-                if (region < 0) {
-                    String why = "guest address " + hex(a) + " is not mapped";
-                    try {
-                        table.checkRange(addr, len);
-                    } catch (GuestMemoryException e) {
-                        why = e.getMessage();
-                    }
-                    throw broken(chainError(head, "descriptor " + index + ": " + why));
-                }
-                long n = table.clampedLength(a, len - done);
-                if (3 * (pieces + 1) > scratch.length) {
-                    scratch = Arrays.copyOf(scratch, scratch.length * 2);
-                }
-                scratch[3 * pieces] = a;
-                scratch[3 * pieces + 1] = n;
-                scratch[3 * pieces + 2] = region;
-                pieces++;
-                if (!write) {
-                    readablePieces++;
-                }
-                done += n;
+            try {
+                builder.add(addr, len, (flags & DESC_F_WRITE) != 0, index);
+            } catch (GuestMemoryException e) {
+                throw broken(e);
             }
             if ((flags & DESC_F_NEXT) == 0) {
                 break;
             }
             index = next;
         }
-        return new SplitChain(this, table, head, Arrays.copyOf(scratch, 3 * pieces), readablePieces, pieces,
-                readable, writable, log);
+        return builder.build(this, head, log, 1);
     }
 
     private GuestMemoryException chainError(int head, String what) {
@@ -494,7 +447,7 @@ public final class SplitVirtqueue implements Virtqueue {
 
     @Override
     public void addUsed(DescriptorChain chain, long writtenBytes) throws GuestMemoryException {
-        if (!(chain instanceof SplitChain c) || c.queue() != this) {
+        if (!(chain instanceof RingChain c) || c.queue() != this) {
             throw new IllegalArgumentException(chain + " was not popped from queue " + queueIndex);
         }
         if (writtenBytes < 0 || writtenBytes > chain.writableBytes()) {

@@ -101,7 +101,7 @@ class SplitVirtqueueTest {
                 List.of(new Buffer(TestGuest.B_GPA - 0x10, 0x20)));
         ring.driver.publish();
 
-        SplitChain chain = ring.device.pop();
+        RingChain chain = ring.device.pop();
         assertEquals(3, chain.readablePieceCount());
         assertEquals(2, chain.writablePieceCount());
         assertEquals(0x100, chain.pieceLength(1));
@@ -376,7 +376,7 @@ class SplitVirtqueueTest {
         addChains(5);
         ring.driver.setUsedEvent(65535);
         for (int i = 0; i < 5; i++) {
-            SplitChain c = ring.device.pop();
+            RingChain c = ring.device.pop();
             ring.device.fillUsed(c.headIndex(), 0);
         }
         assertEquals(65533, ring.driver.deviceUsedIndex(), "nothing published before flush");

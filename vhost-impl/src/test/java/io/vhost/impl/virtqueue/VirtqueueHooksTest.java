@@ -55,7 +55,7 @@ class VirtqueueHooksTest {
 
             ring.driver.add(List.of(new Buffer(DATA, 8)), List.of(new Buffer(REPLY, 0x2000)));
             ring.driver.publish();
-            SplitChain quiet = ring.device.pop();
+            RingChain quiet = ring.device.pop();
             quiet.write(0, MemorySegment.ofArray(new byte[16]));
             ring.device.addUsed(quiet, 16);
             assertFalse(log.isDirty(REPLY), "logging off: nothing marked");
@@ -64,7 +64,7 @@ class VirtqueueHooksTest {
             holder.setLogging(true);
             ring.driver.add(List.of(new Buffer(DATA, 8)), List.of(new Buffer(REPLY, 0x2000)));
             ring.driver.publish();
-            SplitChain chain = ring.device.pop();
+            RingChain chain = ring.device.pop();
             chain.write(0x1000, MemorySegment.ofArray(new byte[16]));
             ring.device.addUsed(chain, 0x1010);
             assertTrue(log.isDirty(REPLY + 0x1000));
@@ -84,7 +84,7 @@ class VirtqueueHooksTest {
             ring.device.setDirtyLog(holder, USED_LOG_ADDRESS, false);
             ring.driver.add(List.of(), List.of(new Buffer(REPLY, 16)));
             ring.driver.publish();
-            SplitChain chain = ring.device.pop();
+            RingChain chain = ring.device.pop();
             chain.write(0, MemorySegment.ofArray(new byte[4]));
             ring.device.addUsed(chain, 4);
             assertTrue(log.isDirty(REPLY));
@@ -103,9 +103,9 @@ class VirtqueueHooksTest {
         int b = ring.driver.add(List.of(new Buffer(DATA + 1, 1)), List.of());
         int c = ring.driver.add(List.of(new Buffer(DATA + 2, 1)), List.of());
         ring.driver.publish();
-        SplitChain first = ring.device.pop();
-        SplitChain second = ring.device.pop();
-        SplitChain third = ring.device.pop();
+        RingChain first = ring.device.pop();
+        RingChain second = ring.device.pop();
+        RingChain third = ring.device.pop();
         assertTrue(region.isInflight(a) && region.isInflight(b) && region.isInflight(c));
         assertEquals(0, region.counter(a));
         assertEquals(2, region.counter(c));
@@ -122,7 +122,7 @@ class VirtqueueHooksTest {
                 TestGuest.user(ring.usedGpa));
         restarted.attachInflight(region);
         assertTrue(restarted.enableNotification(), "resubmissions pending");
-        SplitChain again = restarted.pop();
+        RingChain again = restarted.pop();
         assertEquals(a, again.headIndex());
         assertEquals(c, restarted.pop().headIndex());
         assertNull(restarted.pop());
@@ -137,7 +137,7 @@ class VirtqueueHooksTest {
         ring.driver.add(List.of(new Buffer(DATA, 4)), List.of());
         ring.driver.publish();
         guest.put(DATA, new byte[] {1, 2, 3, 4});
-        SplitChain before = ring.device.pop();
+        RingChain before = ring.device.pop();
 
         // A new table maps the same bytes of region A at a different user address (the VMM remapped it).
         MemoryRegion moved = MemoryRegion.of(TestGuest.A_GPA, 0x5000_0000L, guest.a.mapping());
