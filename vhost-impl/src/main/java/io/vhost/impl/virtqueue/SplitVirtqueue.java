@@ -310,6 +310,11 @@ public final class SplitVirtqueue implements Virtqueue {
             }
             RingChain chain = readChain(head);
             lastAvail = (lastAvail + 1) & 0xffff;
+            if (eventIdx && !notificationsDisabled) {
+                // Keep asking for a kick at the next entry, so a device that never calls enableNotification()
+                // still gets kicks (libvhost-user does the same in vu_queue_pop).
+                writeAvailEvent();
+            }
             if (inflight != null) {
                 inflight.markInflight(head, inflightCounter++);
             }
@@ -507,11 +512,7 @@ public final class SplitVirtqueue implements Virtqueue {
         notificationsDisabled = false;
         try {
             if (eventIdx) {
-                long at = SplitRing.availEventOffset(size);
-                used.set(U16, at, (short) lastAvail);
-                if (logUsed) {
-                    log.mark(logGuestAddress + at, 2);
-                }
+                writeAvailEvent();
             } else {
                 short flags = used.get(U16, 0);
                 used.set(U16, 0, (short) (flags & ~USED_F_NO_NOTIFY));
@@ -523,6 +524,14 @@ public final class SplitVirtqueue implements Virtqueue {
             return resubmitNext < resubmit.length || availIdx() != lastAvail;
         } catch (IllegalStateException e) {
             throw unmapped(e);
+        }
+    }
+
+    private void writeAvailEvent() throws GuestMemoryException {
+        long at = SplitRing.availEventOffset(size);
+        used.set(U16, at, (short) lastAvail);
+        if (logUsed) {
+            log.mark(logGuestAddress + at, 2);
         }
     }
 

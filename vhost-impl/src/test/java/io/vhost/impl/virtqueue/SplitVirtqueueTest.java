@@ -431,6 +431,17 @@ class SplitVirtqueueTest {
         assertTrue(ring.device.enableNotification(), "two chains wait: process again");
     }
 
+    @Test
+    void noLostKickWhenTheDeviceNeverReenablesNotifications() throws Exception {
+        ring.device.setFeatures(true, false);
+        for (int round = 0; round < 3; round++) {
+            addChains(1);
+            assertTrue(ring.driver.needsKick(true), "round " + round + ": avail_event follows the device");
+            popAndPushOne();
+            ring.driver.poll();
+        }
+    }
+
     // ---- state restore ----
 
     @Test
