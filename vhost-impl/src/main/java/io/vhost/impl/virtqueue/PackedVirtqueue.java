@@ -198,6 +198,10 @@ public final class PackedVirtqueue implements Virtqueue {
             MemorySegment d = memory.sliceUser(descUser, descRingBytes(size));
             MemorySegment drv = memory.sliceUser(driverUser, EVENT_AREA_BYTES);
             MemorySegment dev = memory.sliceUser(deviceUser, EVENT_AREA_BYTES);
+            if (d.address() % 2 != 0) {
+                throw new GuestMemoryException("descriptor ring maps to misaligned host address " + hex(d.address())
+                        + "; region mapping offsets must be page-aligned");
+            }
             descGpa = memory.userToGuest(descUser);
             deviceGpa = memory.userToGuest(deviceUser);
             table = memory;

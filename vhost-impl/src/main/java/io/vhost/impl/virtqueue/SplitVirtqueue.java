@@ -196,6 +196,11 @@ public final class SplitVirtqueue implements Virtqueue {
             MemorySegment d = memory.sliceUser(descUser, SplitRing.descTableBytes(size));
             MemorySegment a = memory.sliceUser(availUser, SplitRing.availBytes(size));
             MemorySegment u = memory.sliceUser(usedUser, SplitRing.usedBytes(size));
+            if (a.address() % 2 != 0 || u.address() % 4 != 0) {
+                // Region user addresses and mappings disagree on alignment: atomic index access is impossible.
+                throw new GuestMemoryException("avail/used ring map to misaligned host addresses "
+                        + hex(a.address()) + "/" + hex(u.address()) + "; region mapping offsets must be page-aligned");
+            }
             this.table = memory;
             this.desc = d;
             this.avail = a;

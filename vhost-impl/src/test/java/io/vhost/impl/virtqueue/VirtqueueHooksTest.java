@@ -157,6 +157,18 @@ class VirtqueueHooksTest {
     }
 
     @Test
+    void ringMappedAtAMisalignedHostAddressIsRejected() throws Exception {
+        // The region's user address is page-aligned but its mapping starts one byte into a page.
+        MemorySegment mapping = guest.arena.allocate(0x2000, 4096).asSlice(1, 0x1000);
+        MemoryTable table = MemoryTable.of(List.of(MemoryRegion.of(0x100000, 0x6000_0000L, mapping)));
+        SplitVirtqueue q = new SplitVirtqueue(5, 8);
+        var e = assertThrows(GuestMemoryException.class,
+                () -> q.configure(table, 0x6000_0000L, 0x6000_0080L, 0x6000_0100L));
+        assertTrue(e.getMessage().startsWith("queue 5: ring addresses (desc 0x60000000, avail 0x60000080, used"
+                + " 0x60000100) do not map: avail/used ring map to misaligned host addresses"), e.getMessage());
+    }
+
+    @Test
     void unmappedMemoryBreaksTheRingWithoutCrashing() throws Exception {
         Arena own = Arena.ofShared();
         MemoryRegion r = MemoryRegion.of(0x100000, 0x6000_0000L, own.allocate(0x1000, 4096));
