@@ -9,5 +9,6 @@ module io.vhost.impl {
     requires java.logging;
 
     exports io.vhost.impl.codec;
-
+    exports io.vhost.impl.memory;
+    exports io.vhost.impl.virtqueue;
 }
