@@ -8,4 +8,7 @@ module io.vhost.impl {
     requires static micrometer.core;
     requires java.logging;
 
+    exports io.vhost.impl.sys;
+    exports io.vhost.impl.poll;
+    exports io.vhost.impl.transport;
 }
