@@ -5,4 +5,6 @@
 module io.vhost.api {
     exports io.vhost.api;
     exports io.vhost.api.error;
+    exports io.vhost.api.feature;
+    exports io.vhost.api.message;
 }
