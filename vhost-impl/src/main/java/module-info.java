@@ -9,5 +9,7 @@ module io.vhost.impl {
     requires java.logging;
 
     exports io.vhost.impl.codec;
-
+    exports io.vhost.impl.sys;
+    exports io.vhost.impl.poll;
+    exports io.vhost.impl.transport;
 }
