@@ -8,7 +8,7 @@ module io.vhost.impl {
     requires static micrometer.core;
     requires java.logging;
 
-exports io.vhost.impl.codec;
+    exports io.vhost.impl.codec;
     exports io.vhost.impl.memory;
     exports io.vhost.impl.virtqueue;
 }
