@@ -84,7 +84,8 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
     private volatile FeatureSet ackedProtocol = FeatureSet.EMPTY;
     private volatile boolean featuresSet;
     private volatile boolean postcopyListening;
-    private volatile boolean closed;
+    private volatile boolean closed; // set once by close()
+    private final java.util.concurrent.atomic.AtomicBoolean closeOnce = new java.util.concurrent.atomic.AtomicBoolean();
 
     private DefaultVhostUserFrontend(Path path, Listener listener, FrontendOptions options) {
         this.path = path;
@@ -981,12 +982,16 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public void close() {
+        if (!closeOnce.compareAndSet(false, true)) {
+            return;
+        }
+        closed = true;
+        FrontendSession current = session;
+        if (current != null) {
+            current.abort(); // a request waiting for its reply releases the lock now
+        }
         lock.lock();
         try {
-            if (closed) {
-                return;
-            }
-            closed = true;
             FrontendSession s = session;
             session = null;
             closeSession(s);

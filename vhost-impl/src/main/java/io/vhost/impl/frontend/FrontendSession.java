@@ -263,9 +263,11 @@ final class FrontendSession implements AutoCloseable {
         }
     }
 
-    /** Shuts the connection down, joins the reader and closes the socket. Idempotent. */
-    @Override
-    public void close() {
+    /**
+     * Fails a waiting request and shuts the socket down without blocking, so that a caller holding the front-end's
+     * request lock returns at once. Idempotent.
+     */
+    void abort() {
         closing = true;
         Pending p = pending.get();
         if (p != null) {
@@ -273,6 +275,12 @@ final class FrontendSession implements AutoCloseable {
                     + p.request().name() + " waited for its reply", null, Recovery.FAIL));
         }
         connection.shutdown();
+    }
+
+    /** Shuts the connection down, joins the reader and closes the socket. Idempotent. */
+    @Override
+    public void close() {
+        abort();
         supervisor.close();
         connection.close();
     }
