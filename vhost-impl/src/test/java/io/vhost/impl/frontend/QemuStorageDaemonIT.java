@@ -87,6 +87,8 @@ class QemuStorageDaemonIT {
         long wanted = VirtioFeature.VERSION_1.mask() | VirtioFeature.PROTOCOL_FEATURES.mask()
                 | (1L << VIRTIO_BLK_F_FLUSH);
         fe.setFeatures(offered.intersect(new FeatureSet(wanted)));
+        System.getLogger(QemuStorageDaemonIT.class.getName()).log(System.Logger.Level.INFO,
+                "qsd offered virtio {0}, acked {1}, protocol acked {2}", offered, fe.ackedFeatures(), protocol);
         return protocol;
     }
 
