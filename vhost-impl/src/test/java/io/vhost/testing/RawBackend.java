@@ -70,12 +70,43 @@ public final class RawBackend implements AutoCloseable {
     }
 
     /**
+     * Connects to a front-end listening in server mode (retrying until it listens).
+     *
+     * @param path the front-end's socket
+     * @param timeout how long to retry
+     * @return the connected back-end
+     * @throws IOException if no connection could be made
+     */
+    public static RawBackend connect(Path path, java.time.Duration timeout) throws IOException {
+        RawBackend b = new RawBackend(null);
+        b.connection = io.vhost.impl.transport.Connector.connect(path, TransportKind.FFM, timeout, Integer.MAX_VALUE);
+        return b;
+    }
+
+    /**
+     * Wraps an fd received from the front-end (the back-end channel of SET_BACKEND_REQ_FD) as a raw peer.
+     *
+     * @param socket the received socket; ownership moves to the returned object
+     * @return a raw peer on that socket
+     * @throws IOException if the socket cannot be wrapped
+     */
+    public static RawBackend adopt(Fd socket) throws IOException {
+        RawBackend b = new RawBackend(null);
+        io.vhost.impl.sys.OwnedFd owned = ((io.vhost.impl.sys.OwnedFd) socket).take("raw back-end channel");
+        b.connection = io.vhost.impl.transport.Transports.wrap(owned, TransportKind.FFM, "raw back-end channel");
+        return b;
+    }
+
+    /**
      * Waits for the front-end to connect.
      *
      * @return this
      * @throws IOException if accept fails
      */
     public RawBackend accept() throws IOException {
+        if (connection != null) {
+            return this; // connected by connect() or adopt()
+        }
         connection = listener.accept();
         return this;
     }
@@ -183,14 +214,16 @@ public final class RawBackend implements AutoCloseable {
 
     /** @return the listening path */
     public Path path() {
-        return listener.path();
+        return listener == null ? null : listener.path();
     }
 
     /** Closes the connection, the listener and every fd received. */
     @Override
     public void close() {
         disconnect();
-        listener.close();
+        if (listener != null) {
+            listener.close();
+        }
         kept.forEach(Fd::close);
     }
 }
