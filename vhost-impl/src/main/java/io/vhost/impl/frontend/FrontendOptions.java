@@ -1,0 +1,67 @@
+package io.vhost.impl.frontend;
+
+import io.vhost.impl.metrics.FrontendMetricsListener;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of a vhost-user front-end connection. Start from {@link #defaults()} and change what you need.
+ *
+ * @param connectTimeout client mode: how long to retry connecting (backoff 10 ms doubling to 1 s)
+ * @param replyTimeout how long a request waits for its reply before the connection is declared broken
+ * @param metrics where request timings and connection events go ({@link FrontendMetricsListener#NONE} by default)
+ */
+public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, FrontendMetricsListener metrics) {
+
+    /** Checks the values. */
+    public FrontendOptions {
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(replyTimeout, "replyTimeout");
+        Objects.requireNonNull(metrics, "metrics");
+        if (connectTimeout.isNegative()) {
+            throw new IllegalArgumentException("connectTimeout " + connectTimeout + " is negative");
+        }
+        if (replyTimeout.isNegative() || replyTimeout.isZero()) {
+            throw new IllegalArgumentException("replyTimeout " + replyTimeout + " must be positive");
+        }
+    }
+
+    /**
+     * Returns the defaults: connect retries for 10 s, replies within 30 s, no metrics.
+     *
+     * @return the default options
+     */
+    public static FrontendOptions defaults() {
+        return new FrontendOptions(Duration.ofSeconds(10), Duration.ofSeconds(30), FrontendMetricsListener.NONE);
+    }
+
+    /**
+     * Returns a copy with another connect timeout.
+     *
+     * @param timeout how long to retry connecting
+     * @return the new options
+     */
+    public FrontendOptions withConnectTimeout(Duration timeout) {
+        return new FrontendOptions(timeout, replyTimeout, metrics);
+    }
+
+    /**
+     * Returns a copy with another reply timeout.
+     *
+     * @param timeout how long to wait for a reply
+     * @return the new options
+     */
+    public FrontendOptions withReplyTimeout(Duration timeout) {
+        return new FrontendOptions(connectTimeout, timeout, metrics);
+    }
+
+    /**
+     * Returns a copy with a metrics listener (for example a {@link io.vhost.impl.metrics.FrontendMetrics}).
+     *
+     * @param listener the listener
+     * @return the new options
+     */
+    public FrontendOptions withMetrics(FrontendMetricsListener listener) {
+        return new FrontendOptions(connectTimeout, replyTimeout, listener);
+    }
+}
