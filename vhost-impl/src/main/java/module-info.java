@@ -8,4 +8,6 @@ module io.vhost.impl {
     requires static micrometer.core;
     requires java.logging;
 
+    exports io.vhost.impl.memory;
+    exports io.vhost.impl.virtqueue;
 }
