@@ -8,6 +8,7 @@ module io.vhost.impl {
     requires static micrometer.core;
     requires java.logging;
 
+    exports io.vhost.impl.daemon;
     exports io.vhost.impl.memory;
     exports io.vhost.impl.virtqueue;
 }
