@@ -98,7 +98,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
             Objects.requireNonNull(fds, "fds");
             fds = List.copyOf(fds);
             if (fds.size() != table.regions().size()) {
-                throw new IllegalArgumentException("SET_MEM_TABLE carries " + fds.size() + " fds for "
+                throw new IllegalArgumentException("carries " + fds.size() + " fds for "
                         + table.regions().size() + " regions");
             }
         }

@@ -80,7 +80,7 @@ public sealed interface Gate {
     /**
      * Gated by a virtio feature bit.
      *
-     * @param protocolFeature the virtio feature
+     * @param virtioFeature the virtio feature
      */
     record Virtio(VirtioFeature virtioFeature) implements Gate {
         /** Checks the feature is given. */

@@ -1,0 +1,765 @@
+package io.vhost.impl.codec;
+
+import static io.vhost.impl.codec.Layout.*;
+
+import io.vhost.api.Fd;
+import io.vhost.api.error.ProtocolViolationException;
+import io.vhost.api.error.Recovery;
+import io.vhost.api.message.BackendMessage;
+import io.vhost.api.message.BackendRequest;
+import io.vhost.api.message.Body;
+import io.vhost.api.message.ConfigSpace;
+import io.vhost.api.message.CryptoSession;
+import io.vhost.api.message.DeviceStateParams;
+import io.vhost.api.message.Fds;
+import io.vhost.api.message.FrontendMessage;
+import io.vhost.api.message.FrontendMessage.*;
+import io.vhost.api.message.FrontendRequest;
+import io.vhost.api.message.HeaderFlags;
+import io.vhost.api.message.InflightRegion;
+import io.vhost.api.message.IotlbMessage;
+import io.vhost.api.message.LogRegion;
+import io.vhost.api.message.MacAddress;
+import io.vhost.api.message.MemoryRegion;
+import io.vhost.api.message.MemoryTable;
+import io.vhost.api.message.Reply;
+import io.vhost.api.message.ReplyKind;
+import io.vhost.api.message.Request;
+import io.vhost.api.message.SharedObject;
+import io.vhost.api.message.ShmemConfig;
+import io.vhost.api.message.ShmemMapping;
+import io.vhost.api.message.VringArea;
+import io.vhost.api.message.VringAddress;
+import io.vhost.api.message.VringFd;
+import io.vhost.api.message.VringState;
+import io.vhost.api.message.XenMmap;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Bytes to vhost-user messages and back, driven by the rule tables {@link FrontendRequest} and
+ * {@link BackendRequest}. Stateless and thread-safe; see the package documentation for the receive and send
+ * sequences. All numbers are in native byte order, except the shared-object UUID (big-endian fields).
+ */
+public final class VhostUserCodec {
+
+    /** The largest payload any message may declare: a config header plus 4096 bytes of config space. */
+    public static final int MAX_PAYLOAD_BYTES = CFG_REGION + ConfigSpace.MAX_BYTES;
+    /** The largest message: header plus {@link #MAX_PAYLOAD_BYTES}; size send buffers with it. */
+    public static final int MAX_MESSAGE_BYTES = HDR_BYTES + MAX_PAYLOAD_BYTES;
+    /** The header size in bytes. */
+    public static final int HEADER_BYTES = HDR_BYTES;
+
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    private VhostUserCodec() {
+    }
+
+    // ---------------------------------------------------------------- header
+
+    /**
+     * Reads and checks a 12-byte header at the buffer's position, advancing it by 12. Checks the version (must be 1),
+     * reserved flag bits (must be 0), the REPLY flag against {@code expect}, and the size against
+     * {@link #MAX_PAYLOAD_BYTES}. It does not look the request up: unknown ids pass, so the caller can skip their
+     * payload and NACK them ({@link #decodeFrontend} then reports them with {@link Recovery#RETRY}).
+     *
+     * @param src at least 12 readable bytes
+     * @param expect whether a request or a reply is expected
+     * @return the header
+     * @throws ProtocolViolationException naming the field, value and limit
+     */
+    public static Header decodeHeader(ByteBuffer src, Expect expect) throws ProtocolViolationException {
+        if (src.remaining() < HDR_BYTES) {
+            throw new ProtocolViolationException("short header: " + src.remaining() + " of " + HDR_BYTES + " bytes");
+        }
+        ByteBuffer b = src.slice().order(NATIVE);
+        src.position(src.position() + HDR_BYTES);
+        long request = Integer.toUnsignedLong(b.getInt(HDR_REQUEST));
+        int flags = b.getInt(HDR_FLAGS);
+        long size = Integer.toUnsignedLong(b.getInt(HDR_SIZE));
+        String what = "request " + request;
+        if ((flags & HeaderFlags.VERSION_MASK) != HeaderFlags.VERSION) {
+            throw new ProtocolViolationException(what + ": header version " + (flags & HeaderFlags.VERSION_MASK)
+                    + " (flags 0x" + Integer.toHexString(flags) + ") is not 1");
+        }
+        if ((flags & ~HeaderFlags.KNOWN_MASK) != 0) {
+            throw new ProtocolViolationException(what + ": header flags 0x" + Integer.toHexString(flags)
+                    + " set reserved bits 0x" + Integer.toHexString(flags & ~HeaderFlags.KNOWN_MASK));
+        }
+        boolean reply = (flags & HeaderFlags.REPLY) != 0;
+        if (expect == Expect.REQUEST && reply) {
+            throw new ProtocolViolationException(what + ": REPLY flag set on a request");
+        }
+        if (expect == Expect.REPLY && !reply) {
+            throw new ProtocolViolationException(what + ": REPLY flag missing on a reply");
+        }
+        if (size > MAX_PAYLOAD_BYTES) {
+            throw new ProtocolViolationException(what + ": payload size " + size + " exceeds the maximum "
+                    + MAX_PAYLOAD_BYTES);
+        }
+        return new Header(request, flags, size);
+    }
+
+    /**
+     * Checks a header's payload size against the table row of its request (use before reading the payload).
+     *
+     * @param request the table row
+     * @param expect REQUEST for the request body rule, REPLY for the reply body rule (an 8-byte ack is accepted
+     *     where the request does not always reply)
+     * @param size the header's size field
+     * @throws ProtocolViolationException naming the request, size and rule
+     */
+    public static void checkSize(Request request, Expect expect, long size) throws ProtocolViolationException {
+        Body body = expect == Expect.REQUEST ? request.body() : request.replyBody();
+        if (expect == Expect.REPLY && size == U64_BYTES && request.reply() != ReplyKind.ALWAYS) {
+            return;
+        }
+        if (size < body.minBytes() || size > body.maxBytes()) {
+            throw new ProtocolViolationException(request.name() + ": payload size " + size + " is outside "
+                    + body.sizeRule() + " for " + body);
+        }
+        boolean ok = switch (body) {
+            case U64_OR_EMPTY -> size == 0 || size == U64_BYTES;
+            case CONFIG_OR_EMPTY -> size == 0 || size >= CFG_REGION;
+            default -> true;
+        };
+        if (!ok) {
+            throw new ProtocolViolationException(request.name() + ": payload size " + size + " is not allowed for "
+                    + body);
+        }
+    }
+
+    /**
+     * Formats the message for a ring size above the back-end's maximum; engines use it so every report reads alike.
+     *
+     * @param state the SET_VRING_NUM payload
+     * @param maxQueueSize the device's maximum queue size
+     * @throws ProtocolViolationException e.g. {@code SET_VRING_NUM 70000 for queue 0 exceeds max queue size 32768}
+     */
+    public static void checkQueueSize(VringState state, long maxQueueSize) throws ProtocolViolationException {
+        if (state.num() > maxQueueSize || state.num() == 0) {
+            throw new ProtocolViolationException("SET_VRING_NUM " + state.num() + " for queue " + state.index()
+                    + (state.num() == 0 ? " is zero" : " exceeds max queue size " + maxQueueSize));
+        }
+    }
+
+    // ---------------------------------------------------------------- decode requests
+
+    /**
+     * Decodes a front-end request. On any failure every fd in {@code fds} is closed before the exception is thrown;
+     * on success the returned message owns them.
+     *
+     * @param header the header from {@link #decodeHeader} (REPLY clear)
+     * @param payload exactly {@code header.size()} readable bytes; the position is not moved
+     * @param fds the fds received with the message, in order; ownership passes to this call
+     * @param options session facts (XEN_MMAP, config size)
+     * @return the message, owning the fds
+     * @throws ProtocolViolationException on any violation; for an unknown request id its recovery is
+     *     {@link Recovery#RETRY} (NACK it if NEED_REPLY and continue), otherwise {@link Recovery#RECONNECT}
+     */
+    public static FrontendMessage decodeFrontend(Header header, ByteBuffer payload, List<Fd> fds,
+            CodecOptions options) throws ProtocolViolationException {
+        List<Fd> owned = new ArrayList<>(fds);
+        boolean ok = false;
+        Optional<FrontendRequest> r = header.frontendRequest();
+        try {
+            if (r.isEmpty()) {
+                throw unknown("front-end", header, owned.size());
+            }
+            FrontendRequest req = r.get();
+            ByteBuffer b = prepare(req, Expect.REQUEST, header, payload, owned.size(), req.fds());
+            FrontendMessage m = parseFrontend(req, b, List.copyOf(owned), options);
+            ok = true;
+            return m;
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new ProtocolViolationException(r.map(Enum::name).orElse("?") + ": " + e.getMessage()
+                    + closedNote(owned));
+        } finally {
+            if (!ok) {
+                closeAll(owned);
+            }
+        }
+    }
+
+    /**
+     * Decodes a back-end request received on the back-end channel; fd handling as {@link #decodeFrontend}.
+     *
+     * @param header the header (REPLY clear)
+     * @param payload exactly {@code header.size()} readable bytes
+     * @param fds the fds received, ownership passes to this call
+     * @param options session facts
+     * @return the message, owning the fds
+     * @throws ProtocolViolationException on any violation (unknown ids with {@link Recovery#RETRY})
+     */
+    public static BackendMessage decodeBackend(Header header, ByteBuffer payload, List<Fd> fds, CodecOptions options)
+            throws ProtocolViolationException {
+        List<Fd> owned = new ArrayList<>(fds);
+        boolean ok = false;
+        Optional<BackendRequest> r = header.backendRequest();
+        try {
+            if (r.isEmpty()) {
+                throw unknown("back-end", header, owned.size());
+            }
+            BackendRequest req = r.get();
+            ByteBuffer b = prepare(req, Expect.REQUEST, header, payload, owned.size(), req.fds());
+            BackendMessage m = parseBackend(req, b, List.copyOf(owned));
+            ok = true;
+            return m;
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new ProtocolViolationException(r.map(Enum::name).orElse("?") + ": " + e.getMessage()
+                    + closedNote(owned));
+        } finally {
+            if (!ok) {
+                closeAll(owned);
+            }
+        }
+    }
+
+    /**
+     * Decodes the reply to {@code request}: either its reply body or, where the request does not always reply, an
+     * 8-byte reply-ack ({@link Reply.U64}). Fd handling as {@link #decodeFrontend}. A GET_CONFIG reply's size must
+     * still be compared with the request's by the caller.
+     *
+     * @param request the request this reply answers
+     * @param header the header (REPLY set)
+     * @param payload exactly {@code header.size()} readable bytes
+     * @param fds the fds received, ownership passes to this call
+     * @param options session facts
+     * @return the reply, owning its fds
+     * @throws ProtocolViolationException if the code differs from the request's, or on any other violation
+     */
+    public static Reply decodeReply(Request request, Header header, ByteBuffer payload, List<Fd> fds,
+            CodecOptions options) throws ProtocolViolationException {
+        List<Fd> owned = new ArrayList<>(fds);
+        boolean ok = false;
+        try {
+            if (header.request() != request.id()) {
+                throw new ProtocolViolationException(request.name() + ": reply carries request code "
+                        + header.request() + ", expected " + request.id() + closedNote(owned));
+            }
+            if (!header.isReply()) {
+                throw new ProtocolViolationException(request.name() + ": REPLY flag missing on a reply"
+                        + closedNote(owned));
+            }
+            boolean ack = header.size() == U64_BYTES && request.reply() != ReplyKind.ALWAYS;
+            Fds fdRule = ack ? Fds.NONE : request.replyFds();
+            ByteBuffer b = prepare(request, Expect.REPLY, header, payload, owned.size(), fdRule);
+            Reply reply = ack ? new Reply.U64(b.getLong(0)) : parseReply(request, b, List.copyOf(owned), options);
+            ok = true;
+            return reply;
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new ProtocolViolationException(request.name() + " reply: " + e.getMessage() + closedNote(owned));
+        } finally {
+            if (!ok) {
+                closeAll(owned);
+            }
+        }
+    }
+
+    private static ProtocolViolationException unknown(String side, Header h, int fdCount) {
+        return new ProtocolViolationException("unknown " + side + " request id " + h.request() + " (flags 0x"
+                + Integer.toHexString(h.flags()) + ", size " + h.size() + ", " + fdCount + " fds): closed its fds; "
+                + "NACK it if NEED_REPLY and continue", null, Recovery.RETRY);
+    }
+
+    private static ByteBuffer prepare(Request req, Expect expect, Header h, ByteBuffer payload, int fdCount,
+            Fds rule) throws ProtocolViolationException {
+        checkSize(req, expect, h.size());
+        if (payload.remaining() != h.size()) {
+            throw new IllegalArgumentException("payload has " + payload.remaining() + " bytes, header says "
+                    + h.size());
+        }
+        if (fdCount < rule.min() || fdCount > rule.max()) {
+            throw new IllegalArgumentException("carried " + fdCount + " fds, expected " + rule.rule());
+        }
+        return payload.slice().order(NATIVE);
+    }
+
+    private static String closedNote(List<Fd> fds) {
+        return fds.isEmpty() ? "" : "; closed all " + fds.size() + " fds";
+    }
+
+    private static void closeAll(List<Fd> fds) {
+        for (Fd fd : fds) {
+            try {
+                fd.close();
+            } catch (RuntimeException ignored) {
+                // Fd.close() must not throw; a faulty fake must not hide the protocol error.
+            }
+        }
+    }
+
+    private static Fd one(List<Fd> fds) {
+        if (fds.size() != 1) {
+            throw new IllegalArgumentException("carried " + fds.size() + " fds, expected 1");
+        }
+        return fds.getFirst();
+    }
+
+    private static Optional<Fd> optional(List<Fd> fds) {
+        return fds.isEmpty() ? Optional.empty() : Optional.of(fds.getFirst());
+    }
+
+    private static FrontendMessage parseFrontend(FrontendRequest r, ByteBuffer b, List<Fd> fds, CodecOptions o) {
+        return switch (r) {
+            case GET_FEATURES -> new GetFeatures();
+            case SET_FEATURES -> new SetFeatures(b.getLong(0));
+            case SET_OWNER -> new SetOwner();
+            case RESET_OWNER -> new ResetOwner();
+            case SET_MEM_TABLE -> new SetMemTable(readTable(b, o), fds);
+            case SET_LOG_BASE -> new SetLogBase(readLog(b), one(fds));
+            case SET_LOG_FD -> new SetLogFd(one(fds));
+            case SET_VRING_NUM -> new SetVringNum(readState(b));
+            case SET_VRING_ADDR -> new SetVringAddr(readAddr(b));
+            case SET_VRING_BASE -> new SetVringBase(readState(b));
+            case GET_VRING_BASE -> new GetVringBase(readState(b));
+            case SET_VRING_KICK -> new SetVringKick(VringFd.fromWire(b.getLong(0)), optional(fds));
+            case SET_VRING_CALL -> new SetVringCall(VringFd.fromWire(b.getLong(0)), optional(fds));
+            case SET_VRING_ERR -> new SetVringErr(VringFd.fromWire(b.getLong(0)), optional(fds));
+            case GET_PROTOCOL_FEATURES -> new GetProtocolFeatures();
+            case SET_PROTOCOL_FEATURES -> new SetProtocolFeatures(b.getLong(0));
+            case GET_QUEUE_NUM -> new GetQueueNum();
+            case SET_VRING_ENABLE -> new SetVringEnable(readState(b));
+            case SEND_RARP -> new SendRarp(new MacAddress(b.getLong(0)));
+            case NET_SET_MTU -> new NetSetMtu(b.getLong(0));
+            case SET_BACKEND_REQ_FD -> new SetBackendReqFd(one(fds));
+            case IOTLB_MSG -> new IotlbMsg(readIotlb(b));
+            case SET_VRING_ENDIAN -> new SetVringEndian(readState(b));
+            case GET_CONFIG -> new GetConfig(readConfig(b, o));
+            case SET_CONFIG -> new SetConfig(readConfig(b, o));
+            case CREATE_CRYPTO_SESSION -> new CreateCryptoSession(readCrypto(b));
+            case CLOSE_CRYPTO_SESSION -> new CloseCryptoSession(b.getLong(0));
+            case POSTCOPY_ADVISE -> new PostcopyAdvise();
+            case POSTCOPY_LISTEN -> new PostcopyListen();
+            case POSTCOPY_END -> new PostcopyEnd();
+            case GET_INFLIGHT_FD -> new GetInflightFd(readInflight(b));
+            case SET_INFLIGHT_FD -> new SetInflightFd(readInflight(b), one(fds));
+            case GPU_SET_SOCKET -> new GpuSetSocket(one(fds));
+            case RESET_DEVICE -> new ResetDevice();
+            case VRING_KICK -> new VringKick(readState(b));
+            case GET_MAX_MEM_SLOTS -> new GetMaxMemSlots();
+            case ADD_MEM_REG -> new AddMemReg(readSingleRegion(b, o), one(fds));
+            case REM_MEM_REG -> new RemMemReg(readSingleRegion(b, o), optional(fds));
+            case SET_STATUS -> new SetStatus(b.getLong(0));
+            case GET_STATUS -> new GetStatus();
+            case GET_SHARED_OBJECT -> new GetSharedObject(readShared(b));
+            case SET_DEVICE_STATE_FD -> new SetDeviceStateFd(readDeviceState(b), one(fds));
+            case CHECK_DEVICE_STATE -> new CheckDeviceState();
+            case GET_SHMEM_CONFIG -> new GetShmemConfig();
+            case GET_VRING_BASE_SKIP_DRAIN -> new GetVringBaseSkipDrain(readState(b));
+        };
+    }
+
+    private static BackendMessage parseBackend(BackendRequest r, ByteBuffer b, List<Fd> fds) {
+        return switch (r) {
+            case BACKEND_IOTLB_MSG -> new BackendMessage.IotlbMiss(readIotlb(b));
+            case BACKEND_CONFIG_CHANGE_MSG -> new BackendMessage.ConfigChange();
+            case BACKEND_VRING_HOST_NOTIFIER_MSG -> new BackendMessage.VringHostNotifier(readArea(b), optional(fds));
+            case BACKEND_VRING_CALL -> new BackendMessage.VringCall(readState(b));
+            case BACKEND_VRING_ERR -> new BackendMessage.VringErr(readState(b));
+            case BACKEND_SHARED_OBJECT_ADD -> new BackendMessage.SharedObjectAdd(readShared(b));
+            case BACKEND_SHARED_OBJECT_REMOVE -> new BackendMessage.SharedObjectRemove(readShared(b));
+            case BACKEND_SHARED_OBJECT_LOOKUP -> new BackendMessage.SharedObjectLookup(readShared(b));
+            case BACKEND_SHMEM_MAP -> new BackendMessage.ShmemMap(readMmap(b), one(fds));
+            case BACKEND_SHMEM_UNMAP -> new BackendMessage.ShmemUnmap(readMmap(b));
+        };
+    }
+
+    private static Reply parseReply(Request r, ByteBuffer b, List<Fd> fds, CodecOptions o) {
+        return switch (r.replyBody()) {
+            case U64 -> new Reply.U64(b.getLong(0), optional(fds));
+            case U64_OR_EMPTY -> b.limit() == 0 ? new Reply.Empty() : new Reply.U64(b.getLong(0));
+            case VRING_STATE -> new Reply.VringBase(readState(b));
+            case CONFIG_OR_EMPTY -> b.limit() == 0 ? new Reply.Empty() : new Reply.Config(readConfig(b, o));
+            case INFLIGHT -> new Reply.Inflight(readInflight(b), one(fds));
+            case SHMEM_CONFIG -> new Reply.ShmemConfigReply(readShmemConfig(b));
+            case MEMORY_TABLE -> new Reply.MemoryTableReply(readTable(b, o));
+            case SINGLE_REGION -> new Reply.MemoryRegionReply(readSingleRegion(b, o));
+            case CRYPTO_SESSION -> new Reply.CryptoSessionReply(readCrypto(b));
+            default -> throw new IllegalStateException("no reply parser for " + r.replyBody() + " of " + r);
+        };
+    }
+
+    // ---------------------------------------------------------------- struct readers
+
+    private static long u32(ByteBuffer b, int off) {
+        return Integer.toUnsignedLong(b.getInt(off));
+    }
+
+    private static VringState readState(ByteBuffer b) {
+        return new VringState(u32(b, VS_INDEX), u32(b, VS_NUM));
+    }
+
+    private static VringAddress readAddr(ByteBuffer b) {
+        return new VringAddress(u32(b, VA_INDEX), u32(b, VA_FLAGS), b.getLong(VA_DESC), b.getLong(VA_USED),
+                b.getLong(VA_AVAIL), b.getLong(VA_LOG));
+    }
+
+    private static int regionBytes(CodecOptions o) {
+        return o.xenMmap() ? MR_XEN_BYTES : MR_BYTES;
+    }
+
+    private static MemoryRegion readRegion(ByteBuffer b, int off, CodecOptions o) {
+        Optional<XenMmap> xen = o.xenMmap()
+                ? Optional.of(new XenMmap(u32(b, off + MR_XEN_FLAGS), u32(b, off + MR_XEN_DOMID)))
+                : Optional.empty();
+        return new MemoryRegion(b.getLong(off + MR_GUEST), b.getLong(off + MR_SIZE), b.getLong(off + MR_USER),
+                b.getLong(off + MR_MMAP_OFFSET), xen);
+    }
+
+    private static MemoryTable readTable(ByteBuffer b, CodecOptions o) {
+        long n = u32(b, MEM_NREGIONS);
+        int rs = regionBytes(o);
+        if (n == 0 || n > MEM_MAX_REGIONS) {
+            throw new IllegalArgumentException("num_regions " + n + " is outside 1.." + MEM_MAX_REGIONS);
+        }
+        if (u32(b, MEM_PADDING) != 0) {
+            throw new IllegalArgumentException("padding 0x" + Long.toHexString(u32(b, MEM_PADDING)) + " is not 0");
+        }
+        int exact = MEM_REGIONS + (int) n * rs;
+        int full = MEM_REGIONS + MEM_MAX_REGIONS * rs;
+        if (b.limit() != exact && b.limit() != full) {
+            throw new IllegalArgumentException("payload size " + b.limit() + " is neither " + exact + " (" + n
+                    + " regions of " + rs + " bytes) nor " + full);
+        }
+        List<MemoryRegion> regions = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            try {
+                regions.add(readRegion(b, MEM_REGIONS + i * rs, o));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("region " + i + ": " + e.getMessage(), e);
+            }
+        }
+        return new MemoryTable(regions);
+    }
+
+    private static MemoryRegion readSingleRegion(ByteBuffer b, CodecOptions o) {
+        int want = MRM_REGION + regionBytes(o);
+        if (b.limit() != want) {
+            throw new IllegalArgumentException("payload size " + b.limit() + " is not " + want
+                    + (o.xenMmap() ? " (XEN_MMAP region)" : " (8 bytes padding + 32-byte region)"));
+        }
+        if (b.getLong(MRM_PADDING) != 0) {
+            throw new IllegalArgumentException("padding 0x" + Long.toHexString(b.getLong(MRM_PADDING)) + " is not 0");
+        }
+        return readRegion(b, MRM_REGION, o);
+    }
+
+    private static LogRegion readLog(ByteBuffer b) {
+        return new LogRegion(b.getLong(LOG_SIZE), b.getLong(LOG_OFFSET));
+    }
+
+    private static InflightRegion readInflight(ByteBuffer b) {
+        if (b.getInt(INF_QUEUE_SIZE + 2) != 0) {
+            throw new IllegalArgumentException("inflight tail padding is not 0");
+        }
+        return new InflightRegion(b.getLong(INF_MMAP_SIZE), b.getLong(INF_MMAP_OFFSET),
+                Short.toUnsignedInt(b.getShort(INF_NUM_QUEUES)), Short.toUnsignedInt(b.getShort(INF_QUEUE_SIZE)));
+    }
+
+    private static ConfigSpace readConfig(ByteBuffer b, CodecOptions o) {
+        long offset = u32(b, CFG_OFFSET);
+        long size = u32(b, CFG_SIZE);
+        long flags = u32(b, CFG_FLAGS);
+        if (size != b.limit() - CFG_REGION) {
+            throw new IllegalArgumentException("config size " + size + " does not match the " + (b.limit() - CFG_REGION)
+                    + " bytes after the config header");
+        }
+        if (offset + size > o.maxConfigBytes()) {
+            throw new IllegalArgumentException("config offset " + offset + " + size " + size
+                    + " exceeds the device config size " + o.maxConfigBytes());
+        }
+        byte[] data = new byte[(int) size];
+        b.get(CFG_REGION, data);
+        return new ConfigSpace(offset, flags, data);
+    }
+
+    private static IotlbMessage readIotlb(ByteBuffer b) {
+        for (int i = IOTLB_TYPE + 1; i < IOTLB_BYTES; i++) {
+            if (b.get(i) != 0) {
+                throw new IllegalArgumentException("iotlb tail padding byte " + i + " is not 0");
+            }
+        }
+        return new IotlbMessage(b.getLong(IOTLB_IOVA), b.getLong(IOTLB_SIZE), b.getLong(IOTLB_UADDR),
+                IotlbMessage.Perm.fromWire(Byte.toUnsignedInt(b.get(IOTLB_PERM))),
+                IotlbMessage.Type.fromWire(Byte.toUnsignedInt(b.get(IOTLB_TYPE))));
+    }
+
+    private static VringArea readArea(ByteBuffer b) {
+        return new VringArea(VringFd.fromWire(b.getLong(AREA_U64)), b.getLong(AREA_SIZE), b.getLong(AREA_OFFSET));
+    }
+
+    private static SharedObject readShared(ByteBuffer b) {
+        ByteBuffer be = b.duplicate().order(ByteOrder.BIG_ENDIAN);
+        return new SharedObject(new UUID(be.getLong(SHARED_UUID), be.getLong(SHARED_UUID + 8)));
+    }
+
+    private static DeviceStateParams readDeviceState(ByteBuffer b) {
+        return new DeviceStateParams(DeviceStateParams.Direction.fromWire(u32(b, DS_DIRECTION)),
+                DeviceStateParams.Phase.fromWire(u32(b, DS_PHASE)));
+    }
+
+    private static ShmemMapping readMmap(ByteBuffer b) {
+        for (int i = MMAP_PADDING; i < MMAP_FD_OFFSET; i++) {
+            if (b.get(i) != 0) {
+                throw new IllegalArgumentException("shmem map padding byte " + i + " is not 0");
+            }
+        }
+        return new ShmemMapping(Byte.toUnsignedInt(b.get(MMAP_SHMID)), b.getLong(MMAP_FD_OFFSET),
+                b.getLong(MMAP_SHM_OFFSET), b.getLong(MMAP_LEN), b.getLong(MMAP_FLAGS));
+    }
+
+    private static ShmemConfig readShmemConfig(ByteBuffer b) {
+        if (b.getInt(SHC_PADDING) != 0) {
+            throw new IllegalArgumentException("shmem config padding is not 0");
+        }
+        List<Long> sizes = new ArrayList<>(SHC_SLOTS);
+        for (int i = 0; i < SHC_SLOTS; i++) {
+            sizes.add(b.getLong(SHC_SIZES + i * 8));
+        }
+        return new ShmemConfig(u32(b, SHC_NREGIONS), sizes);
+    }
+
+    private static CryptoSession readCrypto(ByteBuffer b) {
+        byte[] setup = new byte[b.limit() - 8];
+        b.get(8, setup);
+        return new CryptoSession(b.getLong(0), setup);
+    }
+
+    // ---------------------------------------------------------------- encode
+
+    /**
+     * Encodes a front-end request (header and payload) at {@code dst}'s position, advancing it.
+     *
+     * @param message the request
+     * @param flags 0 or {@link HeaderFlags#NEED_REPLY}; the version bits are added
+     * @param dst a buffer with at least {@link #MAX_MESSAGE_BYTES} remaining (or the exact message size)
+     * @param options session facts (XEN_MMAP region layout)
+     * @return the fds to send with the message, in order; still owned by {@code message}
+     * @throws IllegalArgumentException if flags has other bits, or the fds break the table's rule
+     * @throws java.nio.BufferOverflowException if {@code dst} is too small
+     */
+    public static List<Fd> encode(FrontendMessage message, int flags, ByteBuffer dst, CodecOptions options) {
+        checkRequestFlags(flags);
+        checkFdCount(message.request(), message.request().fds(), message.fds().size());
+        ByteBuffer b = begin(dst, message.request().id(), HeaderFlags.VERSION | flags);
+        switch (message) {
+            case GetFeatures m -> { }
+            case SetFeatures m -> b.putLong(m.features());
+            case SetOwner m -> { }
+            case ResetOwner m -> { }
+            case SetMemTable m -> writeTable(b, m.table(), options);
+            case SetLogBase m -> b.putLong(m.log().sizeBytes()).putLong(m.log().offset());
+            case SetLogFd m -> { }
+            case SetVringNum m -> writeState(b, m.state());
+            case SetVringAddr m -> writeAddr(b, m.address());
+            case SetVringBase m -> writeState(b, m.state());
+            case GetVringBase m -> writeState(b, m.state());
+            case SetVringKick m -> b.putLong(m.vring().toWire());
+            case SetVringCall m -> b.putLong(m.vring().toWire());
+            case SetVringErr m -> b.putLong(m.vring().toWire());
+            case GetProtocolFeatures m -> { }
+            case SetProtocolFeatures m -> b.putLong(m.features());
+            case GetQueueNum m -> { }
+            case SetVringEnable m -> writeState(b, m.state());
+            case SendRarp m -> b.putLong(m.mac().bits());
+            case NetSetMtu m -> b.putLong(m.mtu());
+            case SetBackendReqFd m -> { }
+            case IotlbMsg m -> writeIotlb(b, m.message());
+            case SetVringEndian m -> writeState(b, m.state());
+            case GetConfig m -> writeConfig(b, m.config());
+            case SetConfig m -> writeConfig(b, m.config());
+            case CreateCryptoSession m -> writeCrypto(b, m.session());
+            case CloseCryptoSession m -> b.putLong(m.sessionId());
+            case PostcopyAdvise m -> { }
+            case PostcopyListen m -> { }
+            case PostcopyEnd m -> { }
+            case GetInflightFd m -> writeInflight(b, m.inflight());
+            case SetInflightFd m -> writeInflight(b, m.inflight());
+            case GpuSetSocket m -> { }
+            case ResetDevice m -> { }
+            case VringKick m -> writeState(b, m.state());
+            case GetMaxMemSlots m -> { }
+            case AddMemReg m -> writeSingleRegion(b, m.region(), options);
+            case RemMemReg m -> writeSingleRegion(b, m.region(), options);
+            case SetStatus m -> b.putLong(m.status());
+            case GetStatus m -> { }
+            case GetSharedObject m -> writeShared(b, m.object());
+            case SetDeviceStateFd m -> b.putInt(m.params().direction().ordinal()).putInt(m.params().phase().ordinal());
+            case CheckDeviceState m -> { }
+            case GetShmemConfig m -> { }
+            case GetVringBaseSkipDrain m -> writeState(b, m.state());
+        }
+        finish(dst, b);
+        return message.fds();
+    }
+
+    /**
+     * Encodes a back-end request at {@code dst}'s position, advancing it.
+     *
+     * @param message the request
+     * @param flags 0 or {@link HeaderFlags#NEED_REPLY}
+     * @param dst a buffer with enough room ({@link #MAX_MESSAGE_BYTES})
+     * @param options session facts
+     * @return the fds to send, still owned by {@code message}
+     * @throws IllegalArgumentException if flags has other bits, or the fds break the table's rule
+     */
+    public static List<Fd> encode(BackendMessage message, int flags, ByteBuffer dst, CodecOptions options) {
+        checkRequestFlags(flags);
+        checkFdCount(message.request(), message.request().fds(), message.fds().size());
+        ByteBuffer b = begin(dst, message.request().id(), HeaderFlags.VERSION | flags);
+        switch (message) {
+            case BackendMessage.IotlbMiss m -> writeIotlb(b, m.message());
+            case BackendMessage.ConfigChange m -> { }
+            case BackendMessage.VringHostNotifier m ->
+                b.putLong(m.area().vring().toWire()).putLong(m.area().sizeBytes()).putLong(m.area().offset());
+            case BackendMessage.VringCall m -> writeState(b, m.state());
+            case BackendMessage.VringErr m -> writeState(b, m.state());
+            case BackendMessage.SharedObjectAdd m -> writeShared(b, m.object());
+            case BackendMessage.SharedObjectRemove m -> writeShared(b, m.object());
+            case BackendMessage.SharedObjectLookup m -> writeShared(b, m.object());
+            case BackendMessage.ShmemMap m -> writeMmap(b, m.mapping());
+            case BackendMessage.ShmemUnmap m -> writeMmap(b, m.mapping());
+        }
+        finish(dst, b);
+        return message.fds();
+    }
+
+    /**
+     * Encodes the reply to {@code request} (flags = version | REPLY) at {@code dst}'s position, advancing it. A
+     * {@link Reply.U64} is accepted for every request that does not always reply (a reply-ack); otherwise the reply
+     * type must match the request's reply body.
+     *
+     * @param request the request answered
+     * @param reply the reply
+     * @param dst a buffer with enough room
+     * @param options session facts
+     * @return the fds to send, still owned by {@code reply}
+     * @throws IllegalArgumentException if the reply type or its fds do not fit the request's table row
+     */
+    public static List<Fd> encodeReply(Request request, Reply reply, ByteBuffer dst, CodecOptions options) {
+        boolean ack = reply instanceof Reply.U64 && request.reply() != ReplyKind.ALWAYS;
+        Body body = request.replyBody();
+        boolean fits = ack || switch (reply) {
+            case Reply.U64 r -> body == Body.U64 || body == Body.U64_OR_EMPTY;
+            case Reply.Empty r -> body == Body.U64_OR_EMPTY || body == Body.CONFIG_OR_EMPTY;
+            case Reply.VringBase r -> body == Body.VRING_STATE;
+            case Reply.Config r -> body == Body.CONFIG_OR_EMPTY;
+            case Reply.Inflight r -> body == Body.INFLIGHT;
+            case Reply.ShmemConfigReply r -> body == Body.SHMEM_CONFIG;
+            case Reply.MemoryTableReply r -> body == Body.MEMORY_TABLE;
+            case Reply.MemoryRegionReply r -> body == Body.SINGLE_REGION;
+            case Reply.CryptoSessionReply r -> body == Body.CRYPTO_SESSION;
+        };
+        if (!fits) {
+            throw new IllegalArgumentException(request.name() + " cannot reply with " + reply.getClass().getSimpleName()
+                    + " (reply body " + body + ")");
+        }
+        checkFdCount(request, ack ? Fds.NONE : request.replyFds(), reply.fds().size());
+        ByteBuffer b = begin(dst, request.id(), HeaderFlags.VERSION | HeaderFlags.REPLY);
+        switch (reply) {
+            case Reply.U64 r -> b.putLong(r.value());
+            case Reply.Empty r -> { }
+            case Reply.VringBase r -> writeState(b, r.state());
+            case Reply.Config r -> writeConfig(b, r.config());
+            case Reply.Inflight r -> writeInflight(b, r.inflight());
+            case Reply.ShmemConfigReply r -> {
+                b.putInt((int) r.config().numRegions()).putInt(0);
+                r.config().sizes().forEach(b::putLong);
+            }
+            case Reply.MemoryTableReply r -> writeTable(b, r.table(), options);
+            case Reply.MemoryRegionReply r -> writeSingleRegion(b, r.region(), options);
+            case Reply.CryptoSessionReply r -> writeCrypto(b, r.session());
+        }
+        finish(dst, b);
+        return reply.fds();
+    }
+
+    private static void checkRequestFlags(int flags) {
+        if ((flags & ~HeaderFlags.NEED_REPLY) != 0) {
+            throw new IllegalArgumentException("request flags 0x" + Integer.toHexString(flags)
+                    + " may only contain NEED_REPLY (0x8)");
+        }
+    }
+
+    private static void checkFdCount(Request r, Fds rule, int n) {
+        if (n < rule.min() || n > rule.max()) {
+            throw new IllegalArgumentException(r.name() + " carries " + n + " fds, the table says " + rule.rule());
+        }
+    }
+
+    private static ByteBuffer begin(ByteBuffer dst, int request, int flags) {
+        ByteBuffer b = dst.slice().order(NATIVE);
+        b.putInt(request).putInt(flags).putInt(0);
+        return b;
+    }
+
+    private static void finish(ByteBuffer dst, ByteBuffer b) {
+        int total = b.position();
+        b.putInt(HDR_SIZE, total - HDR_BYTES);
+        dst.position(dst.position() + total);
+    }
+
+    private static void writeState(ByteBuffer b, VringState s) {
+        b.putInt((int) s.index()).putInt((int) s.num());
+    }
+
+    private static void writeAddr(ByteBuffer b, VringAddress a) {
+        b.putInt((int) a.index()).putInt((int) a.flags()).putLong(a.descAddress()).putLong(a.usedAddress())
+                .putLong(a.availAddress()).putLong(a.logGuestAddress());
+    }
+
+    private static void writeRegion(ByteBuffer b, MemoryRegion r, CodecOptions o) {
+        if (r.xen().isPresent() != o.xenMmap()) {
+            throw new IllegalArgumentException("memory region Xen fields " + (r.xen().isPresent() ? "present" : "absent")
+                    + " but XEN_MMAP is " + (o.xenMmap() ? "on" : "off"));
+        }
+        b.putLong(r.guestAddress()).putLong(r.sizeBytes()).putLong(r.userAddress()).putLong(r.mmapOffset());
+        r.xen().ifPresent(x -> b.putInt((int) x.flags()).putInt((int) x.domid()));
+    }
+
+    private static void writeTable(ByteBuffer b, MemoryTable t, CodecOptions o) {
+        b.putInt(t.regions().size()).putInt(0);
+        for (MemoryRegion r : t.regions()) {
+            writeRegion(b, r, o);
+        }
+    }
+
+    private static void writeSingleRegion(ByteBuffer b, MemoryRegion r, CodecOptions o) {
+        b.putLong(0);
+        writeRegion(b, r, o);
+    }
+
+    private static void writeInflight(ByteBuffer b, InflightRegion i) {
+        b.putLong(i.mmapSizeBytes()).putLong(i.mmapOffset()).putShort((short) i.numQueues())
+                .putShort((short) i.queueSize()).putInt(0);
+    }
+
+    private static void writeConfig(ByteBuffer b, ConfigSpace c) {
+        b.putInt((int) c.offset()).putInt(c.sizeBytes()).putInt((int) c.flags()).put(c.bytes());
+    }
+
+    private static void writeIotlb(ByteBuffer b, IotlbMessage m) {
+        b.putLong(m.iova()).putLong(m.sizeBytes()).putLong(m.userAddress()).put((byte) m.perm().wire())
+                .put((byte) m.type().wire()).put(new byte[IOTLB_BYTES - IOTLB_TYPE - 1]);
+    }
+
+    private static void writeShared(ByteBuffer b, SharedObject s) {
+        ByteOrder order = b.order();
+        b.order(ByteOrder.BIG_ENDIAN).putLong(s.uuid().getMostSignificantBits())
+                .putLong(s.uuid().getLeastSignificantBits()).order(order);
+    }
+
+    private static void writeMmap(ByteBuffer b, ShmemMapping m) {
+        b.put((byte) m.shmid()).put(new byte[MMAP_FD_OFFSET - MMAP_PADDING]).putLong(m.fdOffset())
+                .putLong(m.shmOffset()).putLong(m.lengthBytes()).putLong(m.flags());
+    }
+
+    private static void writeCrypto(ByteBuffer b, CryptoSession s) {
+        b.putLong(s.sessionId()).put(s.setup());
+    }
+}
