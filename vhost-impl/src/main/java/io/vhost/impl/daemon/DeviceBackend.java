@@ -422,6 +422,37 @@ public final class DeviceBackend implements BackendHandler {
         device.reset();
     }
 
+    // ---- observation for tests (package-private) ---------------------------------------------------------------
+
+    boolean kickPending(int queue) {
+        Vring r = rings[queue];
+        r.lock.lock();
+        try {
+            return r.kickPending;
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    boolean broken(int queue) {
+        Vring r = rings[queue];
+        r.lock.lock();
+        try {
+            return r.queue != null && r.queue.isBroken();
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    boolean requestThreadWaitsFor(int queue) {
+        return rings[queue].lock.hasQueuedThreads();
+    }
+
+    long workerPasses(int queue) {
+        QueueWorker w = workerOfRing[queue];
+        return w == null ? 0 : w.passes;
+    }
+
     // ---- workers -----------------------------------------------------------------------------------------------
 
     private Vring ring(int queue) throws RequestRejectedException {
@@ -488,6 +519,7 @@ public final class DeviceBackend implements BackendHandler {
                 for (Vring r : w.rings()) {
                     process(r);
                 }
+                w.passes++;
             }
         } catch (InterruptedIOException e) {
             // the session is ending

@@ -32,6 +32,8 @@ final class QueueWorker implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
     private final List<Vring> rings;
+    /** Completed wait-and-process passes; written by the worker only, read by tests. */
+    volatile long passes;
 
     QueueWorker(String name, List<Vring> rings) throws NativeCallException {
         this.name = name;
