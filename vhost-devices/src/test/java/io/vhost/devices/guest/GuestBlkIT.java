@@ -140,6 +140,34 @@ class GuestBlkIT {
     }
 
     @Test
+    void aReadOnlyMultiQueueDeviceServesReadsAndRefusesWrites(@TempDir Path dir) throws Exception {
+        Path img = image(dir);
+        String before = md5(img, 2 << 20);
+        Path sock = dir.resolve("blk-ro.sock");
+        Path log = dir.resolve("device.log");
+        Process device = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img, "--read-only",
+                "--num-queues=2", "--serial=vht-ro"), log);
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(sock) || !device.isAlive());
+            assertTrue(device.isAlive(), () -> "the device exited: " + readQuietly(log));
+            GuestVm.Result r = guest.run(sock, 2, 2, "must-not-land", dir.resolve("qemu.log"), QEMU_TIMEOUT);
+            assertEquals("1", r.get("read_only"), "the guest did not see VIRTIO_BLK_F_RO");
+            assertEquals("2", r.get("num_queues"), "the guest did not use both queues");
+            assertEquals(md5(img, 512), r.get("md5_sector0"));
+            assertEquals("failed", r.get("write"), "a write to a read-only disk succeeded");
+            assertEquals("", r.values().get("readback"));
+            assertEquals("64", r.get("read_mib"));
+            assertTrue(r.values().containsKey("read_ms"), () -> "the 64 MiB read failed: " + r.values());
+            assertEquals(before, md5(img, 2 << 20), "the read-only image changed");
+            System.out.printf("vhost-device-blk read-only, 2 queues, 2 vCPUs: 64 MiB O_DIRECT read %s ms (guest time),"
+                    + " wall %d ms%n", r.get("read_ms"), r.wall().toMillis());
+        } finally {
+            device.destroyForcibly();
+            device.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void theSameGuestOnQemuStorageDaemonGivesTheSameAnswers(@TempDir Path dir) throws Exception {
         assumeTrue(onPath("qemu-storage-daemon"), "qemu-storage-daemon is not installed (package qemu-system-x86)");
         Path img = image(dir);

@@ -106,7 +106,24 @@ public final class GuestVm {
      */
     public Result run(Path socket, int numQueues, String pattern, Path log, Duration timeout)
             throws IOException, InterruptedException {
-        List<String> cmd = List.of("qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "256", "-smp", "1",
+        return run(socket, numQueues, 1, pattern, log, timeout);
+    }
+
+    /**
+     * Boots the guest with several vCPUs (virtio-blk uses at most one queue per vCPU).
+     *
+     * @param socket the back-end's socket (QEMU connects to it)
+     * @param numQueues queues of vhost-user-blk-pci
+     * @param cpus vCPUs of the guest
+     * @param pattern what the guest writes at 1 MiB
+     * @param log where QEMU's console goes
+     * @param timeout the bound on the whole run
+     * @return what the guest printed
+     */
+    public Result run(Path socket, int numQueues, int cpus, String pattern, Path log, Duration timeout)
+            throws IOException, InterruptedException {
+        List<String> cmd = List.of("qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "256",
+                "-smp", String.valueOf(cpus),
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
                 "-chardev", "socket,id=c0,path=" + socket,
                 "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + numQueues,
