@@ -21,7 +21,6 @@ import io.vhost.impl.memory.MemoryTable;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
-import java.util.Arrays;
 
 /**
  * The device side of one split virtqueue (virtio 1.x §2.7) in guest memory.
@@ -78,7 +77,7 @@ public final class SplitVirtqueue implements Virtqueue {
     private boolean notificationsDisabled;
     private String brokenCause;
 
-    private long[] scratch = new long[3 * 8];
+    private final ChainBuilder builder;
 
     /**
      * Creates an unconfigured queue.
@@ -92,6 +91,7 @@ public final class SplitVirtqueue implements Virtqueue {
         this.queueIndex = queueIndex;
         this.size = size;
         this.mask = size - 1;
+        this.builder = new ChainBuilder(queueIndex);
     }
 
     @Override
@@ -140,7 +140,7 @@ public final class SplitVirtqueue implements Virtqueue {
     }
 
     /**
-     * Returns the device's used index (the last one published plus entries filled but not flushed are excluded).
+     * Returns the device's used index as last published; entries filled but not yet flushed are not counted.
      *
      * @return 0..65535
      */
@@ -196,6 +196,11 @@ public final class SplitVirtqueue implements Virtqueue {
             MemorySegment d = memory.sliceUser(descUser, SplitRing.descTableBytes(size));
             MemorySegment a = memory.sliceUser(availUser, SplitRing.availBytes(size));
             MemorySegment u = memory.sliceUser(usedUser, SplitRing.usedBytes(size));
+            if (a.address() % 2 != 0 || u.address() % 4 != 0) {
+                // Region user addresses and mappings disagree on alignment: atomic index access is impossible.
+                throw new GuestMemoryException("avail/used ring map to misaligned host addresses "
+                        + hex(a.address()) + "/" + hex(u.address()) + "; region mapping offsets must be page-aligned");
+            }
             this.table = memory;
             this.desc = d;
             this.avail = a;
@@ -285,12 +290,12 @@ public final class SplitVirtqueue implements Virtqueue {
     }
 
     @Override
-    public SplitChain pop() throws GuestMemoryException {
+    public RingChain pop() throws GuestMemoryException {
         checkUsable();
         try {
             if (resubmitNext < resubmit.length) {
                 int head = resubmit[resubmitNext++];
-                SplitChain chain = readChain(head);
+                RingChain chain = readChain(head);
                 inUse++;
                 return chain;
             }
@@ -308,8 +313,13 @@ public final class SplitVirtqueue implements Virtqueue {
                 throw broken(new GuestMemoryException("queue " + queueIndex + ": avail ring entry " + lastAvail
                         + " holds head " + head + " >= queue size " + size));
             }
-            SplitChain chain = readChain(head);
+            RingChain chain = readChain(head);
             lastAvail = (lastAvail + 1) & 0xffff;
+            if (eventIdx && !notificationsDisabled) {
+                // Keep asking for a kick at the next entry, so a device that never calls enableNotification()
+                // still gets kicks (libvhost-user does the same in vu_queue_pop).
+                writeAvailEvent();
+            }
             if (inflight != null) {
                 inflight.markInflight(head, inflightCounter++);
             }
@@ -320,17 +330,13 @@ public final class SplitVirtqueue implements Virtqueue {
         }
     }
 
-    private SplitChain readChain(int head) throws GuestMemoryException {
+    private RingChain readChain(int head) throws GuestMemoryException {
         MemorySegment descs = desc;
         long tableLength = size;
         boolean indirect = false;
         int index = head;
         long hops = 0;
-        int pieces = 0;
-        int readablePieces = 0;
-        boolean sawWritable = false;
-        long readable = 0;
-        long writable = 0;
+        builder.start(table, head);
         while (true) {
             if (index >= tableLength) {
                 throw broken(chainError(head, indirect ? "indirect descriptor index " + index
@@ -372,60 +378,17 @@ public final class SplitVirtqueue implements Virtqueue {
                 hops = 0;
                 continue;
             }
-            boolean write = (flags & DESC_F_WRITE) != 0;
-            if (write) {
-                sawWritable = true;
-                writable += len;
-                if (writable > 0xffffffffL) {
-                    throw broken(chainError(head, "writable length exceeds 2^32-1 bytes at descriptor " + index));
-                }
-            } else {
-                if (sawWritable) {
-                    throw broken(chainError(head, "device-readable descriptor " + index
-                            + " follows a device-writable one"));
-                }
-                readable += len;
-                if (readable > 0xffffffffL) {
-                    throw broken(chainError(head, "readable length exceeds 2^32-1 bytes at descriptor " + index));
-                }
-            }
-            if (len > 0 && Long.compareUnsigned(addr + len - 1, addr) < 0) {
-                throw broken(chainError(head, "descriptor " + index + " address " + hex(addr) + " length " + len
-                        + " wraps around"));
-            }
-            long done = 0;
-            while (done < len) {
-                long a = addr + done;
-                int region = table.indexOfGuest(a);
-                if (region < 0) {
-                    String why = "guest address " + hex(a) + " is not mapped";
-                    try {
-                        table.checkRange(addr, len);
-                    } catch (GuestMemoryException e) {
-                        why = e.getMessage();
-                    }
-                    throw broken(chainError(head, "descriptor " + index + ": " + why));
-                }
-                long n = table.clampedLength(a, len - done);
-                if (3 * (pieces + 1) > scratch.length) {
-                    scratch = Arrays.copyOf(scratch, scratch.length * 2);
-                }
-                scratch[3 * pieces] = a;
-                scratch[3 * pieces + 1] = n;
-                scratch[3 * pieces + 2] = region;
-                pieces++;
-                if (!write) {
-                    readablePieces++;
-                }
-                done += n;
+            try {
+                builder.add(addr, len, (flags & DESC_F_WRITE) != 0, index);
+            } catch (GuestMemoryException e) {
+                throw broken(e);
             }
             if ((flags & DESC_F_NEXT) == 0) {
                 break;
             }
             index = next;
         }
-        return new SplitChain(this, table, head, Arrays.copyOf(scratch, 3 * pieces), readablePieces, pieces,
-                readable, writable, log);
+        return builder.build(this, head, log, 1);
     }
 
     private GuestMemoryException chainError(int head, String what) {
@@ -494,7 +457,7 @@ public final class SplitVirtqueue implements Virtqueue {
 
     @Override
     public void addUsed(DescriptorChain chain, long writtenBytes) throws GuestMemoryException {
-        if (!(chain instanceof SplitChain c) || c.queue() != this) {
+        if (!(chain instanceof RingChain c) || c.queue() != this) {
             throw new IllegalArgumentException(chain + " was not popped from queue " + queueIndex);
         }
         if (writtenBytes < 0 || writtenBytes > chain.writableBytes()) {
@@ -554,11 +517,7 @@ public final class SplitVirtqueue implements Virtqueue {
         notificationsDisabled = false;
         try {
             if (eventIdx) {
-                long at = SplitRing.availEventOffset(size);
-                used.set(U16, at, (short) lastAvail);
-                if (logUsed) {
-                    log.mark(logGuestAddress + at, 2);
-                }
+                writeAvailEvent();
             } else {
                 short flags = used.get(U16, 0);
                 used.set(U16, 0, (short) (flags & ~USED_F_NO_NOTIFY));
@@ -570,6 +529,14 @@ public final class SplitVirtqueue implements Virtqueue {
             return resubmitNext < resubmit.length || availIdx() != lastAvail;
         } catch (IllegalStateException e) {
             throw unmapped(e);
+        }
+    }
+
+    private void writeAvailEvent() throws GuestMemoryException {
+        long at = SplitRing.availEventOffset(size);
+        used.set(U16, at, (short) lastAvail);
+        if (logUsed) {
+            log.mark(logGuestAddress + at, 2);
         }
     }
 

@@ -101,7 +101,7 @@ class SplitVirtqueueTest {
                 List.of(new Buffer(TestGuest.B_GPA - 0x10, 0x20)));
         ring.driver.publish();
 
-        SplitChain chain = ring.device.pop();
+        RingChain chain = ring.device.pop();
         assertEquals(3, chain.readablePieceCount());
         assertEquals(2, chain.writablePieceCount());
         assertEquals(0x100, chain.pieceLength(1));
@@ -376,7 +376,7 @@ class SplitVirtqueueTest {
         addChains(5);
         ring.driver.setUsedEvent(65535);
         for (int i = 0; i < 5; i++) {
-            SplitChain c = ring.device.pop();
+            RingChain c = ring.device.pop();
             ring.device.fillUsed(c.headIndex(), 0);
         }
         assertEquals(65533, ring.driver.deviceUsedIndex(), "nothing published before flush");
@@ -429,6 +429,17 @@ class SplitVirtqueueTest {
         addChains(1);
         assertFalse(ring.driver.needsKick(true), "avail_event not advanced while disabled");
         assertTrue(ring.device.enableNotification(), "two chains wait: process again");
+    }
+
+    @Test
+    void noLostKickWhenTheDeviceNeverReenablesNotifications() throws Exception {
+        ring.device.setFeatures(true, false);
+        for (int round = 0; round < 3; round++) {
+            addChains(1);
+            assertTrue(ring.driver.needsKick(true), "round " + round + ": avail_event follows the device");
+            popAndPushOne();
+            ring.driver.poll();
+        }
     }
 
     // ---- state restore ----

@@ -1,6 +1,7 @@
 package io.vhost.impl.virtqueue;
 
 import io.vhost.api.device.DescriptorChain;
+import io.vhost.api.device.Virtqueue;
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.impl.memory.DirtyLogHolder;
 import io.vhost.impl.memory.MemoryRegion;
@@ -8,15 +9,16 @@ import io.vhost.impl.memory.MemoryTable;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A validated descriptor chain of a split ring. Buffers are stored as pieces that each lie inside one memory region:
+ * A validated descriptor chain of a split or packed ring. Buffers are stored as pieces that each lie inside one memory region:
  * {@code (guest address, length, region index)} triples in one {@code long[]}, readable pieces first. A chain costs
  * two allocations (this object and that array) however many descriptors it has; reads and writes allocate nothing.
  *
  * <p>Not thread-safe. Valid while the memory table it was popped from is held.
  */
-public final class SplitChain implements DescriptorChain {
+public final class RingChain implements DescriptorChain {
 
-    private final SplitVirtqueue queue;
+    private final Virtqueue queue;
+    private final int descriptorCount;
     private final MemoryTable table;
     private final int head;
     private final long[] pieces;
@@ -26,9 +28,10 @@ public final class SplitChain implements DescriptorChain {
     private final long writableBytes;
     private final DirtyLogHolder log;
 
-    SplitChain(SplitVirtqueue queue, MemoryTable table, int head, long[] pieces, int readablePieces,
-               int totalPieces, long readableBytes, long writableBytes, DirtyLogHolder log) {
+    RingChain(Virtqueue queue, MemoryTable table, int head, long[] pieces, int readablePieces,
+              int totalPieces, long readableBytes, long writableBytes, DirtyLogHolder log, int descriptorCount) {
         this.queue = queue;
+        this.descriptorCount = descriptorCount;
         this.table = table;
         this.head = head;
         this.pieces = pieces;
@@ -39,10 +42,18 @@ public final class SplitChain implements DescriptorChain {
         this.log = log;
     }
 
-    SplitVirtqueue queue() {
+    Virtqueue queue() {
         return queue;
     }
 
+    /** Ring slots the chain occupied (packed rings skip this many when returning it); 1 for an indirect chain. */
+    int descriptorCount() {
+        return descriptorCount;
+    }
+
+    /**
+     * {@inheritDoc} For packed rings this is the buffer id.
+     */
     @Override
     public int headIndex() {
         return head;
@@ -170,7 +181,7 @@ public final class SplitChain implements DescriptorChain {
 
     @Override
     public String toString() {
-        return "SplitChain[queue " + queue.queueIndex() + ", head " + head + ", readable " + readableBytes
+        return "RingChain[queue " + queue.queueIndex() + ", head " + head + ", readable " + readableBytes
                 + ", writable " + writableBytes + "]";
     }
 }
