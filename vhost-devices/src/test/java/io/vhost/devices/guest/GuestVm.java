@@ -1,0 +1,169 @@
+package io.vhost.devices.guest;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The tiny test guest: builds its initramfs with {@code src/test/guest/build-initramfs.sh} and boots the installed
+ * Debian kernel in {@code qemu-system-x86_64} under TCG with {@code vhost-user-blk-pci} on a back-end socket. The
+ * guest's /init prints {@code VHT: key=value} lines and powers off; {@link #run} collects them. QEMU is bounded by a
+ * timeout and always killed.
+ */
+public final class GuestVm {
+
+    /** What one boot printed. */
+    public record Result(Map<String, String> values, List<String> console, Duration wall) {
+        /**
+         * Returns one value, failing with the console when it is missing.
+         *
+         * @param key the key
+         * @return the value
+         */
+        public String get(String key) {
+            String v = values.get(key);
+            if (v == null) {
+                throw new AssertionError("the guest printed no " + key + "; console:\n" + String.join("\n", console));
+            }
+            return v;
+        }
+    }
+
+    private final Path kernel;
+    private final Path initramfs;
+
+    private GuestVm(Path kernel, Path initramfs) {
+        this.kernel = kernel;
+        this.initramfs = initramfs;
+    }
+
+    /**
+     * Finds the newest installed kernel that has modules, or returns null.
+     *
+     * @return the kernel version, e.g. {@code 6.1.0-56-amd64}
+     */
+    public static String kernelVersion() throws IOException {
+        Path modules = Path.of("/lib/modules");
+        if (!Files.isDirectory(modules)) {
+            return null;
+        }
+        try (var dirs = Files.list(modules)) {
+            return dirs.map(p -> p.getFileName().toString())
+                    .filter(v -> Files.isReadable(Path.of("/boot/vmlinuz-" + v)))
+                    .max(String::compareTo).orElse(null);
+        }
+    }
+
+    /**
+     * Builds the initramfs (once per directory) with the project's script.
+     *
+     * @param script the build script
+     * @param dir where to put it
+     * @return the guest
+     */
+    public static GuestVm build(Path script, Path dir) throws IOException, InterruptedException {
+        String kver = kernelVersion();
+        if (kver == null) {
+            throw new IllegalStateException("no /boot/vmlinuz-KVER with /lib/modules/KVER: install linux-image-amd64");
+        }
+        Files.createDirectories(dir);
+        Path out = dir.resolve("initramfs-" + kver + ".cpio.gz");
+        if (!Files.exists(out)) {
+            Path log = dir.resolve("build-initramfs.log");
+            Process p = new ProcessBuilder("bash", script.toString(), out.toString(), kver)
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            try {
+                if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("build-initramfs.sh did not finish in 120 s");
+                }
+                if (p.exitValue() != 0) {
+                    throw new IllegalStateException("build-initramfs.sh failed (" + p.exitValue() + "): "
+                            + Files.readString(log));
+                }
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+        return new GuestVm(Path.of("/boot/vmlinuz-" + kver), out);
+    }
+
+    /**
+     * Boots the guest against a vhost-user-blk back-end and collects its results.
+     *
+     * @param socket the back-end's socket (QEMU connects to it)
+     * @param numQueues queues of vhost-user-blk-pci
+     * @param pattern what the guest writes at 1 MiB
+     * @param log where QEMU's console goes
+     * @param timeout the bound on the whole run
+     * @return what the guest printed
+     */
+    public Result run(Path socket, int numQueues, String pattern, Path log, Duration timeout)
+            throws IOException, InterruptedException {
+        return run(socket, numQueues, 1, pattern, log, timeout);
+    }
+
+    /**
+     * Boots the guest with several vCPUs (virtio-blk uses at most one queue per vCPU).
+     *
+     * @param socket the back-end's socket (QEMU connects to it)
+     * @param numQueues queues of vhost-user-blk-pci
+     * @param cpus vCPUs of the guest
+     * @param pattern what the guest writes at 1 MiB
+     * @param log where QEMU's console goes
+     * @param timeout the bound on the whole run
+     * @return what the guest printed
+     */
+    public Result run(Path socket, int numQueues, int cpus, String pattern, Path log, Duration timeout)
+            throws IOException, InterruptedException {
+        List<String> cmd = List.of("qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "256",
+                "-smp", String.valueOf(cpus),
+                "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
+                "-chardev", "socket,id=c0,path=" + socket,
+                "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + numQueues,
+                "-kernel", kernel.toString(), "-initrd", initramfs.toString(),
+                "-append", "console=ttyS0 quiet panic=-1 vht_pattern=" + pattern,
+                "-no-reboot", "-nographic", "-nodefaults", "-serial", "stdio");
+        long start = System.nanoTime();
+        Process qemu = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+        try {
+            if (!qemu.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("QEMU did not power off within " + timeout + "; console:\n"
+                        + Files.readString(log, StandardCharsets.ISO_8859_1));
+            }
+        } finally {
+            qemu.destroyForcibly();
+            qemu.waitFor(10, TimeUnit.SECONDS);
+        }
+        Duration wall = Duration.ofNanos(System.nanoTime() - start);
+        List<String> console = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
+        Map<String, String> values = new LinkedHashMap<>();
+        List<String> kept = new ArrayList<>();
+        for (String line : console) {
+            kept.add(line);
+            int at = line.indexOf("VHT: ");
+            if (at < 0) {
+                continue;
+            }
+            String rest = line.substring(at + 5).trim();
+            if (rest.startsWith("readback=")) {
+                values.put("readback", rest.substring("readback=".length()));
+                continue;
+            }
+            for (String pair : rest.split(" ")) {
+                int eq = pair.indexOf('=');
+                if (eq > 0) {
+                    values.put(pair.substring(0, eq), pair.substring(eq + 1));
+                }
+            }
+        }
+        return new Result(values, kept, wall);
+    }
+}
