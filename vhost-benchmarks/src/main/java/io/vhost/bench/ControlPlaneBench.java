@@ -1,0 +1,150 @@
+package io.vhost.bench;
+
+import io.vhost.api.Fd;
+import io.vhost.api.error.VhostException;
+import io.vhost.api.feature.FeatureSet;
+import io.vhost.api.frontend.SharedRegion;
+import io.vhost.api.frontend.VhostUserFrontend;
+import io.vhost.impl.frontend.VmmMemory;
+import io.vhost.impl.sys.EventFds;
+import io.vhost.impl.transport.TransportKind;
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Timeout;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Control-plane messages between our front-end and our back-end over a real unix socket in one JVM, the same five
+ * operations as the Rust anchor ({@code ../shared/perf/rust}): a GET_FEATURES round trip; SET_VRING_NUM, SET_VRING_KICK
+ * (1 eventfd) and SET_MEM_TABLE (8 regions, 8 memfds) each waiting for the back-end's REPLY_ACK; and SET_VRING_NUM
+ * one-way (no REPLY_ACK negotiated), pipelined in batches of 256 closed by one GET_FEATURES round trip so that every
+ * message was handled before the clock stops.
+ * <p>The caller's thread kind is chosen by the runner ({@code -Djmh.executor=PLATFORM|VIRTUAL} in the fork), the
+ * transport by {@link #transport}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode({Mode.Throughput, Mode.SampleTime})
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 1, time = 1)
+@Measurement(iterations = 2, time = 1)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@Timeout(time = 20)
+public class ControlPlaneBench {
+
+    /** Messages per one-way batch. */
+    public static final int ONEWAY_BATCH = 256;
+
+    /** The transport of both ends. */
+    @Param({"FFM", "JUNIXSOCKET"})
+    public String transport;
+
+    private Loopback plain;
+    private Loopback acked;
+    private VhostUserFrontend plainFrontend;
+    private VhostUserFrontend ackedFrontend;
+    private Fd kick;
+    private VmmMemory memory;
+    private List<SharedRegion> regions;
+
+    /**
+     * Connects two sessions: one without REPLY_ACK (GET_FEATURES, one-way), one with it (acked set requests).
+     *
+     * @throws IOException if a session cannot be set up
+     */
+    @Setup(Level.Trial)
+    public void setUp() throws IOException {
+        TransportKind kind = TransportKind.valueOf(transport);
+        plain = Loopback.start(kind, ctx -> new NullBackend());
+        plainFrontend = plain.negotiate(false);
+        acked = Loopback.start(kind, ctx -> new NullBackend());
+        ackedFrontend = acked.negotiate(true);
+        kick = EventFds.create(EventFds.EFD_CLOEXEC, "benchmark kick eventfd");
+        long region = 64 * 1024;
+        memory = VmmMemory.create(0, region, region, region, region, region, region, region, region);
+        regions = memory.regions();
+        if (regions.size() != 8) {
+            throw new IllegalStateException("expected 8 memory regions, got " + regions.size());
+        }
+    }
+
+    /** Closes both sessions, the eventfd and the guest memory. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        try (Loopback p = plain; Loopback a = acked; Fd k = kick; VmmMemory m = memory) {
+            // closed in reverse order by try-with-resources
+        }
+    }
+
+    /**
+     * GET_FEATURES: request and reply.
+     *
+     * @return the feature word (to the blackhole)
+     * @throws VhostException if the back-end fails
+     */
+    @Benchmark
+    public FeatureSet getFeatures() throws VhostException {
+        return plainFrontend.getFeatures();
+    }
+
+    /**
+     * SET_VRING_NUM 0, 256 with NEED_REPLY: waits for the ack.
+     *
+     * @throws VhostException if the back-end fails
+     */
+    @Benchmark
+    public void setVringNumAck() throws VhostException {
+        ackedFrontend.setVringNum(0, 256);
+    }
+
+    /**
+     * SET_VRING_KICK 0 with one eventfd (SCM_RIGHTS) and NEED_REPLY: waits for the ack.
+     *
+     * @throws VhostException if the back-end fails
+     */
+    @Benchmark
+    public void setVringKickAck() throws VhostException {
+        ackedFrontend.setVringKick(0, Optional.of(kick));
+    }
+
+    /**
+     * SET_MEM_TABLE with 8 regions and 8 memfds and NEED_REPLY: waits for the ack.
+     *
+     * @throws VhostException if the back-end fails
+     */
+    @Benchmark
+    public void setMemTableAck() throws VhostException {
+        ackedFrontend.setMemTable(regions);
+    }
+
+    /**
+     * 256 one-way SET_VRING_NUM (no REPLY_ACK), then one GET_FEATURES round trip: the back-end has handled all 256
+     * when it returns.
+     *
+     * @return the feature word (to the blackhole)
+     * @throws VhostException if the back-end fails
+     */
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OperationsPerInvocation(ONEWAY_BATCH)
+    public FeatureSet setVringNumOneway() throws VhostException {
+        for (int i = 0; i < ONEWAY_BATCH; i++) {
+            plainFrontend.setVringNum(0, 256);
+        }
+        return plainFrontend.getFeatures();
+    }
+}
