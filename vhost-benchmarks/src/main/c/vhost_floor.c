@@ -231,8 +231,11 @@ static void *efd_echo(void *arg) {
     int ep = epoll_for(p->my_efd);
     for (;;) {
         efd_wait(ep, p->my_efd);
+        /* Read the flag after the wake-up and before answering: the stop request is the signal just received, so
+         * the last answer is always sent (reading it after answering could skip that answer and hang the caller). */
+        int stop = *p->stop;
         efd_signal(p->other_efd);
-        if (*p->stop) break;
+        if (stop) break;
     }
     close(ep);
     return NULL;

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# vhost-java benchmark suite: one command, bounded in time, stops by itself.
+#
+#   vhost-benchmarks/bench.sh [--quick | --full] [--out DIR] [--jfr] [--no-build] [--regimes pinned,unpinned]
+#
+#   --quick   (default) pinned regime only, FFM transport, virtual-thread caller, sample-time mode; < 90 s
+#   --full    pinned (taskset -c 0) and unpinned; both transports, platform and virtual callers, throughput and
+#             sample-time modes, blk at depth 1 and 16, 10/100/1000 idle sessions; < 10 min on 2 cores
+#   --jfr     also record a JFR file per JMH fork (JMH -prof jfr) under DIR/jfr
+#   --out     run directory (default vhost-benchmarks/target/bench/<UTC time>-<profile>)
+#
+# What runs, per regime, close together in time: the C floor (src/main/c/vhost_floor.c, built here with gcc), the
+# Rust anchor (only when ../shared/perf/rust exists beside the project root, or VHOST_BENCH_SHARED points at a
+# shared/ folder; built with its build.sh on first use) and our JMH benchmarks and session-scale program. Writes
+# java-*.jsonl, floor-*.jsonl, rust-*.txt, machine.txt, then results.json and results.md (printed at the end).
+# Needs: JDK 25 (found under /usr/lib/jvm, or VHOST_BENCH_JAVA), gcc, taskset; Maven to build benchmarks.jar when it is
+# missing or older than the sources; qemu-storage-daemon for the data-plane comparison (skipped without it).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+profile=quick out= jfr= build=auto regimes=
+while (($#)); do
+  case $1 in
+    --quick) profile=quick ;;
+    --full) profile=full ;;
+    --out) out=$2; shift ;;
+    --jfr) jfr=1 ;;
+    --no-build) build=no ;;
+    --regimes) regimes=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [[ -z $regimes ]]; then
+  if [[ $profile == full ]]; then regimes=pinned,unpinned; else regimes=pinned; fi
+fi
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# ---- JDK 25: JMH and our code need it; Maven may run on an older default JDK.
+java_version() { "$1" -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print v[1]; exit}'; }
+JAVA=${VHOST_BENCH_JAVA:-}
+if [[ -z $JAVA ]]; then
+  for cand in "${JAVA_HOME:-}/bin/java" $(ls -d /usr/lib/jvm/*25* /usr/lib/jvm/*2[6-9]* 2>/dev/null | sed 's|$|/bin/java|'); do
+    if [[ -x $cand ]] && (($(java_version "$cand") >= 25)); then JAVA=$cand; break; fi
+  done
+fi
+[[ -n $JAVA && -x $JAVA ]] || { echo "bench.sh: no JDK 25 found under /usr/lib/jvm; set VHOST_BENCH_JAVA=/path/to/java" >&2; exit 1; }
+
+# ---- benchmarks.jar (built when missing or older than any source of the project)
+JAR=$HERE/target/benchmarks.jar
+if [[ $build != no ]]; then
+  if [[ ! -f $JAR ]] || [[ -n $(find "$ROOT"/vhost-*/src/main "$ROOT"/vhost-*/pom.xml "$ROOT"/pom.xml -newer "$JAR" -print -quit 2>/dev/null) ]]; then
+    log "building benchmarks.jar (mvn -DskipTests package; not counted in the run time)"
+    (cd "$ROOT" && mvn -B -q -DskipTests -pl vhost-benchmarks -am package) >&2
+  fi
+fi
+[[ -f $JAR ]] || { echo "bench.sh: $JAR is missing (run without --no-build)" >&2; exit 1; }
+
+out=${out:-$HERE/target/bench/$(date -u +%Y%m%dT%H%M%SZ)-$profile}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+ln -sfn "$out" "$HERE/target/bench/latest" 2>/dev/null || true
+start=$SECONDS
+
+# ---- the C floor
+FLOOR=$out/vhost_floor
+gcc -O2 -pthread -o "$FLOOR" "$HERE/src/main/c/vhost_floor.c"
+
+# ---- the Rust anchor (outside the project; optional)
+SHARED=${VHOST_BENCH_SHARED:-$ROOT/../shared}
+RUST=$SHARED/perf/rust
+if [[ -x $RUST/run.sh ]]; then
+  if [[ ! -x $RUST/bin/vhost-bench-v0.10.0 ]]; then
+    log "building the Rust anchor ($RUST/build.sh)"
+    "$RUST/build.sh" >"$out/rust-build.log" 2>&1 || { log "Rust anchor build failed, see $out/rust-build.log"; RUST=; }
+  fi
+else
+  log "no Rust anchor at $RUST: ratios to Rust are left out"
+  RUST=
+fi
+
+if [[ $profile == full ]]; then secs=2 warm=0.3 rwarm=0.5 jtimeout=420; else secs=0.5 warm=0.2 rwarm=0.2 jtimeout=80; fi
+
+{
+  echo "date: $(date -u +%FT%TZ)  profile: $profile  regimes: $regimes"
+  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) vCPU, $(lscpu | sed -n 's/^Hypervisor vendor: *//p') hypervisor"
+  echo "kernel: $(uname -r)  glibc: $(getconf GNU_LIBC_VERSION 2>/dev/null)"
+  echo "java: $("$JAVA" -version 2>&1 | head -1)  ($JAVA)"
+  echo "gcc: $(gcc --version | head -1)"
+  echo "qemu-storage-daemon: $(qemu-storage-daemon --version 2>/dev/null | head -1 || echo absent)"
+  echo "rust anchor: ${RUST:-absent}"
+  echo "load before: $(cat /proc/loadavg)"
+} >"$out/machine.txt"
+
+IFS=, read -ra regime_list <<<"$regimes"
+for regime in "${regime_list[@]}"; do
+  prefix=()
+  case $regime in
+    pinned) prefix=(taskset -c 0) ;;
+    unpinned) ;;
+    *) echo "bench.sh: regime $regime is not pinned or unpinned" >&2; exit 2 ;;
+  esac
+  log "$regime: C floor"
+  for mode in "rt" "rt --fd" "oneway" "efd"; do
+    # shellcheck disable=SC2086
+    timeout 30 "${prefix[@]}" "$FLOOR" $mode --seconds "$secs" --warmup "$warm" >>"$out/floor-$regime.jsonl" \
+      || log "C floor $mode failed or timed out (status $?)"
+  done
+  if [[ -n $RUST ]]; then
+    log "$regime: Rust anchor (v0.10.0 and HEAD)"
+    pin=(); [[ $regime == pinned ]] && pin=(-p)
+    timeout 120 "$RUST/run.sh" -n 1 -t "$secs" -w "$rwarm" "${pin[@]}" >"$out/rust-$regime.txt" 2>&1 \
+      || log "Rust anchor failed, see $out/rust-$regime.txt"
+  fi
+  log "$regime: vhost-java (JMH $profile profile; JMH output in java-$regime.jsonl.jmh.log)"
+  jargs=(--profile "$profile" --regime "$regime" --out "$out/java-$regime.jsonl")
+  [[ -n $jfr ]] && jargs+=(--jfr "$out/jfr")
+  timeout --kill-after=10 "$jtimeout" "${prefix[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
+    io.vhost.bench.BenchMain "${jargs[@]}" >&2 || log "vhost-java run ended with status $? (partial results kept)"
+  echo "load after $regime: $(cat /proc/loadavg)" >>"$out/machine.txt"
+done
+echo "elapsed: $((SECONDS - start)) s" >>"$out/machine.txt"
+
+"$JAVA" -cp "$JAR" io.vhost.bench.Report "$out"
+log "done in $((SECONDS - start)) s: $out/results.md and results.json"
+cat "$out/results.md"

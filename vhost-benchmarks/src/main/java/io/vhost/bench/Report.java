@@ -1,0 +1,360 @@
+package io.vhost.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Collates one run of the suite into {@code results.json} (every figure, flat) and {@code results.md} (tables with
+ * each of our figures next to the C floor and the Rust anchor and their ratios), from the files
+ * {@code vhost-benchmarks/bench.sh} left in the run directory: {@code java-REGIME.jsonl} (ours),
+ * {@code floor-REGIME.jsonl} (the C floor), {@code rust-REGIME.txt} (the Rust anchor's {@code run.sh} output, when
+ * {@code ../shared} was present) and {@code machine.txt}.
+ * <p>Ratios are time per operation, ours divided by the anchor's: 1.00 is as fast, 2.00 twice as slow. For
+ * pipelined one-way messages, where only a rate exists, the ratio is the anchor's rate divided by ours, so it reads
+ * the same way.
+ * <p>Usage: {@code Report RUN_DIR}.
+ */
+public final class Report {
+
+    private static final Pattern FIELD = Pattern.compile("\"(\\w+)\":(\"([^\"]*)\"|[-0-9.eE+]+)");
+    private static final Pattern KV = Pattern.compile("(\\w+)=(\\S+)");
+    private static final String[][] OPS = {
+        // our benchmark, Rust op, C floor bench, C floor fds, label
+        {"getFeatures", "get_features", "rt", "0", "GET_FEATURES round trip"},
+        {"setVringNumAck", "set_vring_num_ack", "rt", "0", "SET_VRING_NUM + REPLY_ACK"},
+        {"setVringKickAck", "set_vring_kick_ack", "rt", "1", "SET_VRING_KICK (1 fd) + REPLY_ACK"},
+        {"setMemTableAck", "set_mem_table_ack", "rt", "1", "SET_MEM_TABLE (8 regions, 8 fds) + REPLY_ACK"},
+        {"setVringNumOneway", "set_vring_num_oneway", "oneway", "0", "SET_VRING_NUM one-way, pipelined"},
+    };
+    private static final String[][] CALLERS = {
+        {"FFM", "virtual"}, {"FFM", "platform"}, {"JUNIXSOCKET", "virtual"}, {"JUNIXSOCKET", "platform"},
+    };
+
+    private final Path dir;
+    private final List<Map<String, String>> rows = new ArrayList<>();
+    private final List<String> regimes = new ArrayList<>();
+    private final StringBuilder md = new StringBuilder();
+
+    private Report(Path dir) {
+        this.dir = dir;
+    }
+
+    /**
+     * Entry point.
+     *
+     * @param args the run directory
+     * @throws IOException if a file cannot be read or written
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length != 1) {
+            throw new IllegalArgumentException("usage: Report RUN_DIR");
+        }
+        new Report(Path.of(args[0])).run();
+    }
+
+    private void run() throws IOException {
+        for (String regime : List.of("pinned", "unpinned")) {
+            boolean any = false;
+            any |= readJsonLines(dir.resolve("java-" + regime + ".jsonl"), "vhost-java", regime);
+            any |= readJsonLines(dir.resolve("floor-" + regime + ".jsonl"), "c-floor", regime);
+            any |= readRust(dir.resolve("rust-" + regime + ".txt"), regime);
+            if (any) {
+                regimes.add(regime);
+            }
+        }
+        String machine = Files.exists(dir.resolve("machine.txt")) ? Files.readString(dir.resolve("machine.txt")) : "";
+        md.append("# vhost-java benchmark results\n\n");
+        md.append("Run directory `").append(dir.getFileName()).append("`, collated ").append(Instant.now())
+                .append(".\n\n```\n").append(machine.strip()).append("\n```\n\n");
+        md.append("Ratios are time per operation, ours ÷ anchor (1.00 = as fast, 2.00 = twice as slow); for the "
+                + "one-way rows, anchor rate ÷ our rate. Round trips show the median latency (p99) and the rate.\n");
+        for (String regime : regimes) {
+            controlTable(regime);
+            kickTable(regime);
+            blkTable(regime);
+        }
+        scaleTable();
+        Files.writeString(dir.resolve("results.md"), md.toString());
+        Files.writeString(dir.resolve("results.json"), json(machine));
+    }
+
+    // ------------------------------------------------------------------------------------------------ tables
+
+    private void controlTable(String regime) {
+        if (find(r -> r.get("regime").equals(regime) && ("control".equals(r.get("suite"))
+                || "oneway".equals(r.get("suite")) || r.get("source").equals("rust"))) == null) {
+            return;
+        }
+        md.append("\n## Control plane, ").append(regime).append("\n\n");
+        md.append("| operation | C floor | Rust v0.10.0 | Rust HEAD |");
+        for (String[] c : CALLERS) {
+            md.append(" ours ").append(c[0].equals("FFM") ? "FFM" : "junixsocket").append(", ").append(c[1])
+                    .append(" |");
+        }
+        md.append(" ours FFM virtual ÷ C | ÷ Rust v0.10.0 | ÷ Rust HEAD |\n|---|---|---|---|");
+        md.append("---|".repeat(CALLERS.length)).append("---|---|---|\n");
+        for (String[] op : OPS) {
+            boolean oneway = op[2].equals("oneway");
+            Map<String, String> floor = find(r -> r.get("regime").equals(regime) && r.get("source").equals("c-floor")
+                    && op[2].equals(r.get("bench")) && op[3].equals(r.get("fds")));
+            Map<String, String> rustOld = rust(regime, op[1], "v0.10.0");
+            Map<String, String> rustHead = rust(regime, op[1], "HEAD");
+            md.append("| ").append(op[4]).append(floor != null && op[0].equals("setMemTableAck") ? " ¹" : "")
+                    .append(" | ").append(cell(floor, oneway)).append(" | ").append(cell(rustOld, oneway))
+                    .append(" | ").append(cell(rustHead, oneway)).append(" |");
+            Figure ref = null;
+            for (String[] c : CALLERS) {
+                Figure f = ours(regime, op[0], c[0], c[1], null);
+                md.append(' ').append(f == null ? "–" : f.cell(oneway)).append(" |");
+                if (c[0].equals("FFM") && c[1].equals("virtual")) {
+                    ref = f;
+                }
+            }
+            md.append(' ').append(ratio(ref, Figure.of(floor), oneway)).append(" | ")
+                    .append(ratio(ref, Figure.of(rustOld), oneway)).append(" | ")
+                    .append(ratio(ref, Figure.of(rustHead), oneway)).append(" |\n");
+        }
+        md.append("\n¹ The C floor has no 8-fd mode: SET_MEM_TABLE is compared with its 1-fd round trip.\n");
+    }
+
+    private void kickTable(String regime) {
+        Map<String, String> floor = find(r -> r.get("regime").equals(regime) && r.get("source").equals("c-floor")
+                && "efd".equals(r.get("bench")));
+        if (floor == null && find(r -> r.get("regime").equals(regime) && "kick".equals(r.get("suite"))) == null) {
+            return;
+        }
+        md.append("\n## Notifications through eventfds and the poller, ").append(regime).append("\n\n");
+        md.append("| round trip | C floor (eventfd + epoll_wait) | ours, virtual caller | ours, platform caller |"
+                + " ours virtual ÷ C |\n|---|---|---|---|---|\n");
+        String[][] benches = {{"eventfdPingPong", "eventfd ping-pong through the poller"},
+            {"vringKickCall", "kick → queue worker → handler → call (driver ring, daemon framework)"}};
+        for (String[] b : benches) {
+            Figure v = ours(regime, b[0], null, "virtual", null);
+            Figure p = ours(regime, b[0], null, "platform", null);
+            md.append("| ").append(b[1]).append(" | ").append(cell(floor, false)).append(" | ")
+                    .append(v == null ? "–" : v.cell(false)).append(" | ").append(p == null ? "–" : p.cell(false))
+                    .append(" | ").append(ratio(v, Figure.of(floor), false)).append(" |\n");
+        }
+    }
+
+    private void blkTable(String regime) {
+        if (find(r -> r.get("regime").equals(regime) && "blk".equals(r.get("suite"))) == null) {
+            return;
+        }
+        md.append("\n## Data plane: 4 KiB random reads, 64 MiB image on tmpfs, ").append(regime).append("\n\n");
+        md.append("| requests in flight | vhost-java blk back-end | qemu-storage-daemon | vhost-java IOPS ÷ qsd IOPS |"
+                + "\n|---|---|---|---|\n");
+        for (String depth : List.of("1", "16")) {
+            Figure ours = ours(regime, "randomRead4k", null, null, Map.of("target", "vhost-java", "depth", depth));
+            Figure qsd = ours(regime, "randomRead4k", null, null, Map.of("target", "qsd", "depth", depth));
+            if (ours == null && qsd == null) {
+                continue;
+            }
+            md.append("| ").append(depth).append(" | ").append(ours == null ? "–" : ours.cellIops()).append(" | ")
+                    .append(qsd == null ? "– (not installed)" : qsd.cellIops()).append(" | ")
+                    .append(ours == null || qsd == null ? "–"
+                            : String.format(Locale.ROOT, "%.2f", ours.rate / qsd.rate))
+                    .append(" |\n");
+        }
+    }
+
+    private void scaleTable() {
+        List<Map<String, String>> scale = rows.stream().filter(r -> "scale".equals(r.get("suite"))).toList();
+        if (scale.isEmpty()) {
+            return;
+        }
+        md.append("\n## Session scale: idle sessions in one JVM (front-end and back-end both in it)\n\n");
+        md.append("| regime | sessions | transport | set-up, all | per session | platform threads: before → with "
+                + "sessions → after close | heap / session | RSS / session | fds / session |\n"
+                + "|---|---|---|---|---|---|---|---|---|\n");
+        for (Map<String, String> r : scale) {
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f ms | %.0f µs | %s → %s → %s | %.1f KiB | "
+                            + "%.1f KiB | %s |\n", r.get("regime"), r.get("sessions"), r.get("transport"),
+                    d(r, "setup_ms"), d(r, "setup_us_per_session"), r.get("platform_threads_before"),
+                    r.get("platform_threads"), r.get("platform_threads_after_close"),
+                    d(r, "heap_bytes_per_session") / 1024, d(r, "rss_bytes_per_session") / 1024,
+                    r.get("fds_per_session")));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ figures
+
+    /** One operation's figures: rate (ops/s), median and p99 latency (µs, NaN if unknown). */
+    private record Figure(double rate, double median, double p99) {
+
+        static Figure of(Map<String, String> r) {
+            if (r == null) {
+                return null;
+            }
+            return new Figure(d(r, "ops_per_s"), d(r, "median_us"), d(r, "p99_us"));
+        }
+
+        String cell(boolean oneway) {
+            if (oneway || Double.isNaN(median)) {
+                return perSecond(rate);
+            }
+            return String.format(Locale.ROOT, "%s µs (%s), %s", num(median), num(p99), perSecond(rate));
+        }
+
+        String cellIops() {
+            return Double.isNaN(median) ? perSecond(rate).replace("/s", " IOPS")
+                    : String.format(Locale.ROOT, "%s IOPS, %s µs (%s)", perSecond(rate).replace("/s", ""), num(median),
+                            num(p99));
+        }
+    }
+
+    private static String num(double v) {
+        return Double.isNaN(v) ? "?" : v >= 100 ? String.format(Locale.ROOT, "%.0f", v)
+                : String.format(Locale.ROOT, "%.2f", v);
+    }
+
+    private static String perSecond(double v) {
+        if (Double.isNaN(v)) {
+            return "?";
+        }
+        return v >= 1e6 ? String.format(Locale.ROOT, "%.2f M/s", v / 1e6)
+                : String.format(Locale.ROOT, "%.1f k/s", v / 1e3);
+    }
+
+    private static String cell(Map<String, String> r, boolean oneway) {
+        Figure f = Figure.of(r);
+        return f == null ? "–" : f.cell(oneway);
+    }
+
+    private static String ratio(Figure ours, Figure anchor, boolean oneway) {
+        if (ours == null || anchor == null) {
+            return "–";
+        }
+        double v = oneway || Double.isNaN(ours.median) || Double.isNaN(anchor.median) ? anchor.rate / ours.rate
+                : ours.median / anchor.median;
+        return String.format(Locale.ROOT, "**%.2f**", v);
+    }
+
+    /** Our figure for one benchmark: median and p99 from the sample-time row, rate from the throughput row. */
+    private Figure ours(String regime, String bench, String transport, String caller, Map<String, String> params) {
+        Predicate<Map<String, String>> match = r -> r.get("regime").equals(regime)
+                && r.get("source").equals("vhost-java") && bench.equals(r.get("bench"))
+                && (transport == null || transport.equals(r.get("transport")))
+                && (caller == null || caller.equals(r.get("caller")))
+                && (params == null || params.entrySet().stream().allMatch(e -> e.getValue().equals(r.get(e.getKey()))));
+        Map<String, String> sample = find(match.and(r -> "sample".equals(r.get("mode"))));
+        Map<String, String> thrpt = find(match.and(r -> "thrpt".equals(r.get("mode"))));
+        if (sample == null && thrpt == null) {
+            return null;
+        }
+        double rate = thrpt != null ? d(thrpt, "ops_per_s") : d(sample, "ops_per_s");
+        return new Figure(rate, sample != null ? d(sample, "median_us") : Double.NaN,
+                sample != null ? d(sample, "p99_us") : Double.NaN);
+    }
+
+    private Map<String, String> rust(String regime, String op, String version) {
+        return find(r -> r.get("regime").equals(regime) && r.get("source").equals("rust") && op.equals(r.get("op"))
+                && r.getOrDefault("version", "").startsWith(version));
+    }
+
+    private Map<String, String> find(Predicate<Map<String, String>> p) {
+        return rows.stream().filter(p).findFirst().orElse(null);
+    }
+
+    private static double d(Map<String, String> r, String key) {
+        String v = r.get(key);
+        if (v == null || v.equals("NA")) {
+            return Double.NaN;
+        }
+        try {
+            return Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            return Double.NaN;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ input
+
+    private boolean readJsonLines(Path file, String source, String regime) throws IOException {
+        if (!Files.exists(file)) {
+            return false;
+        }
+        for (String line : Files.readAllLines(file)) {
+            if (!line.startsWith("{")) {
+                continue;
+            }
+            Map<String, String> r = new LinkedHashMap<>();
+            r.put("source", source);
+            r.put("regime", regime);
+            Matcher m = FIELD.matcher(line);
+            while (m.find()) {
+                r.put(m.group(1), m.group(3) != null ? m.group(3) : m.group(2));
+            }
+            rows.add(r);
+        }
+        return true;
+    }
+
+    private boolean readRust(Path file, String regime) throws IOException {
+        if (!Files.exists(file)) {
+            return false;
+        }
+        for (String line : Files.readAllLines(file)) {
+            if (!line.startsWith("MEDIAN ")) {
+                continue;
+            }
+            Map<String, String> r = new LinkedHashMap<>();
+            r.put("source", "rust");
+            r.put("regime", regime);
+            Matcher m = KV.matcher(line);
+            while (m.find()) {
+                r.put(m.group(1).equals("rate") ? "ops_per_s" : m.group(1), m.group(2));
+            }
+            rows.add(r);
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------------------------------------ output
+
+    private String json(String machine) {
+        StringBuilder s = new StringBuilder("{\n  \"machine\": ").append(quote(machine.strip()))
+                .append(",\n  \"results\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            s.append("    {");
+            int j = 0;
+            for (Map.Entry<String, String> e : rows.get(i).entrySet()) {
+                s.append(j++ > 0 ? ", " : "").append(quote(e.getKey())).append(": ");
+                String v = e.getValue();
+                s.append(v.matches("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?") ? v : quote(v));
+            }
+            s.append(i + 1 < rows.size() ? "},\n" : "}\n");
+        }
+        return s.append("  ]\n}\n").toString();
+    }
+
+    private static String quote(String v) {
+        StringBuilder s = new StringBuilder("\"");
+        for (char c : v.toCharArray()) {
+            switch (c) {
+                case '"' -> s.append("\\\"");
+                case '\\' -> s.append("\\\\");
+                case '\n' -> s.append("\\n");
+                case '\t' -> s.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        s.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+                    } else {
+                        s.append(c);
+                    }
+                }
+            }
+        }
+        return s.append('"').toString();
+    }
+}
