@@ -71,6 +71,16 @@ public final class SessionScale {
 
     static String run(int n, TransportKind kind) throws Exception {
         System.setProperty(TransportKind.PROPERTY, kind.name());
+        // One session set up and closed first, so that class loading, JIT, the shared poller and other one-time
+        // costs land in the baseline, not in the per-session figures.
+        String warm = System.getProperty("vhost.scale.warmup", "1");
+        if (!warm.equals("0")) {
+            measure(1, kind);
+        }
+        return measure(n, kind);
+    }
+
+    private static String measure(int n, TransportKind kind) throws Exception {
         Snapshot before = Snapshot.take();
         Path dir = Files.createTempDirectory("vhost-scale");
         Path socket = dir.resolve("scale.sock");
@@ -78,6 +88,7 @@ public final class SessionScale {
         List<AutoCloseable> owned = new ArrayList<>();
         long setupNanos;
         long closeNanos;
+        long[] phases;
         Snapshot during;
         try (BackendServer server = BackendServer.bind(socket, ctx -> new DeviceBackend(new EchoDevice(), ctx),
                 BackendOptions.defaults().withName("scale").withTransport(kind))) {
@@ -91,21 +102,35 @@ public final class SessionScale {
                 }
             });
             long t0 = System.nanoTime();
+            long[] phase = new long[4];
             for (int i = 0; i < n; i++) {
+                long p0 = System.nanoTime();
                 VhostUserFrontend fe = VhostUserFrontends.connect(socket, FrontendOptions.defaults()
                         .withConnectTimeout(Duration.ofSeconds(10)));
                 owned.add(fe);
+                long p1 = System.nanoTime();
                 fe.setOwner();
                 FeatureSet offered = fe.getFeatures();
                 fe.setFeatures(offered.intersect(new FeatureSet(NullBackend.FEATURES)));
                 fe.setProtocolFeatures(fe.getProtocolFeatures().intersect(FeatureSet.of(ProtocolFeature.REPLY_ACK)));
+                long p2 = System.nanoTime();
                 VmmMemory memory = VmmMemory.create(64 * 1024);
                 owned.add(memory);
                 fe.setMemTable(memory.regions());
+                long p3 = System.nanoTime();
                 DriverQueue queue = new DriverQueue(memory, 0, 64);
                 owned.add(queue);
                 queue.setUp(fe);
+                long p4 = System.nanoTime();
+                phase[0] += p1 - p0;
+                phase[1] += p2 - p1;
+                phase[2] += p3 - p2;
+                phase[3] += p4 - p3;
             }
+            System.getLogger(SessionScale.class.getName()).log(System.Logger.Level.DEBUG, () -> String.format(
+                    Locale.ROOT, "per session: connect %.0f us, negotiate %.0f us, mem table %.0f us, queue %.0f us",
+                    phase[0] / 1e3 / n, phase[1] / 1e3 / n, phase[2] / 1e3 / n, phase[3] / 1e3 / n));
+            phases = phase;
             setupNanos = System.nanoTime() - t0;
             acceptor.join(TimeUnit.SECONDS.toMillis(30));
             if (accepted.size() != n) {
@@ -131,11 +156,13 @@ public final class SessionScale {
                         + "\"sessions\":%d,\"setup_ms\":%.1f,\"setup_us_per_session\":%.1f,\"close_ms\":%.1f,"
                         + "\"platform_threads_before\":%d,\"platform_threads\":%d,\"platform_threads_after_close\":%d,"
                         + "\"heap_bytes_per_session\":%.0f,\"rss_bytes_per_session\":%.0f,\"fds_per_session\":%.2f,"
-                        + "\"heap_mib\":%.1f,\"rss_mib\":%.1f}",
+                        + "\"heap_mib\":%.1f,\"rss_mib\":%.1f,\"connect_us\":%.0f,\"negotiate_us\":%.0f,"
+                        + "\"mem_table_us\":%.0f,\"queue_setup_us\":%.0f}",
                 kind, n, setupNanos / 1e6, setupNanos / 1e3 / n, closeNanos / 1e6,
                 before.threads, during.threads, after.threads,
                 (double) (during.heap - before.heap) / n, (double) (during.rss - before.rss) / n,
-                (double) (during.fds - before.fds) / n, during.heap / 1048576.0, during.rss / 1048576.0);
+                (double) (during.fds - before.fds) / n, during.heap / 1048576.0, during.rss / 1048576.0,
+                phases[0] / 1e3 / n, phases[1] / 1e3 / n, phases[2] / 1e3 / n, phases[3] / 1e3 / n);
     }
 
     /** Platform threads, heap used after GC, resident set size and open fds of this process. */
