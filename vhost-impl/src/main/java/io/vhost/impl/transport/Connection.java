@@ -1,0 +1,101 @@
+package io.vhost.impl.transport;
+
+import io.vhost.api.Fd;
+import io.vhost.api.error.PeerDisconnectedException;
+import io.vhost.api.error.ProtocolViolationException;
+import io.vhost.impl.sys.PeerCredentials;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * One connected vhost-user unix stream socket: sends framed messages with up to {@value #MAX_FDS} descriptors and
+ * receives them as a header (which may carry descriptors) followed by a payload (which must not).
+ *
+ * <p>Thread-safety: one thread may send while another receives; concurrent senders (or receivers) are serialised.
+ * {@link #shutdown()} and {@link #close()} may be called from any thread and unblock a blocked receiver or sender,
+ * which then gets {@link PeerDisconnectedException}. After close, every operation throws
+ * {@link PeerDisconnectedException} "... is closed".
+ *
+ * <p>Peer closing: a clean end of stream before the first header byte throws {@link PeerDisconnectedException}
+ * and sets {@link #closedAtMessageBoundary()}; an end of stream inside a header or payload throws it with the byte
+ * counts ("peer closed the connection after 5 of 12 header bytes"), after closing every descriptor received so far.
+ */
+public interface Connection extends AutoCloseable {
+
+    /** The most descriptors one message may carry. */
+    int MAX_FDS = 8;
+
+    /**
+     * Sends bytes {@code [position, limit)} of {@code message} (header and payload already encoded) with
+     * {@code fds} attached to the first chunk, handling short writes; on return the position equals the limit.
+     *
+     * @param message the encoded message; a direct buffer avoids a copy
+     * @param fds descriptors to pass, borrowed: they stay open and owned by the caller
+     * @throws IllegalArgumentException if {@code fds} has more than {@value #MAX_FDS} entries (nothing is sent)
+     * @throws PeerDisconnectedException if the peer has gone or this connection was closed or shut down
+     * @throws IOException on other socket errors
+     */
+    void send(ByteBuffer message, List<? extends Fd> fds) throws IOException;
+
+    /**
+     * Reads exactly {@code header.remaining()} bytes and returns the descriptors that came with them.
+     *
+     * @param header where the header goes (usually 12 bytes)
+     * @return the received descriptors, owned by the caller (empty if none)
+     * @throws PeerDisconnectedException if the peer closed (see {@link #closedAtMessageBoundary()})
+     * @throws ProtocolViolationException if the peer sent more than {@value #MAX_FDS} descriptors
+     * @throws IOException on other socket errors
+     */
+    List<Fd> receiveHeader(ByteBuffer header) throws IOException;
+
+    /**
+     * Reads exactly {@code payload.remaining()} bytes.
+     *
+     * @param payload where the payload goes; may have nothing remaining
+     * @throws PeerDisconnectedException if the peer closed mid-payload
+     * @throws ProtocolViolationException if descriptors arrived with payload bytes (they are closed)
+     * @throws IOException on other socket errors
+     */
+    void receiveFully(ByteBuffer payload) throws IOException;
+
+    /**
+     * Tells whether the last {@link PeerDisconnectedException} from {@link #receiveHeader} was a clean close
+     * between messages (no byte of a new header had arrived).
+     *
+     * @return {@code true} for a clean close at a message boundary
+     */
+    boolean closedAtMessageBoundary();
+
+    /**
+     * Shuts the socket down in both directions without closing it, unblocking blocked receivers and senders.
+     * Idempotent.
+     */
+    void shutdown();
+
+    /**
+     * Returns the peer's {@code SO_PEERCRED} credentials.
+     *
+     * @return pid, uid and gid of the peer
+     * @throws IOException if they cannot be read
+     */
+    PeerCredentials peerCredentials() throws IOException;
+
+    /**
+     * Describes the connection for logs, for example {@code "ffm /run/blk0.sock#3 (fd 17)"}.
+     *
+     * @return a short description
+     */
+    String description();
+
+    /**
+     * Returns the implementation.
+     *
+     * @return the kind
+     */
+    TransportKind kind();
+
+    /** Shuts down, waits for in-flight operations to leave and closes the socket. Idempotent. */
+    @Override
+    void close();
+}

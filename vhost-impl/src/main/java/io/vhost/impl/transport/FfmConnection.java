@@ -1,0 +1,324 @@
+package io.vhost.impl.transport;
+
+import io.vhost.api.Fd;
+import io.vhost.api.error.NativeCallException;
+import io.vhost.api.error.PeerDisconnectedException;
+import io.vhost.impl.poll.Poller;
+import io.vhost.impl.sys.Errno;
+import io.vhost.impl.sys.MessageBuffers;
+import io.vhost.impl.sys.OwnedFd;
+import io.vhost.impl.sys.PeerCredentials;
+import io.vhost.impl.sys.Sockets;
+import io.vhost.impl.sys.Unistd;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * The FFM transport: a non-blocking socket, {@code sendmsg}/{@code recvmsg} with reusable native buffers, waiting on
+ * {@code EAGAIN} through the {@link Poller} on virtual threads and in {@code poll(2)} on platform threads.
+ *
+ * <p>Closing: {@link #close()} shuts the socket down (waking blocked operations), then takes the write side of an
+ * in-use lock that every operation holds for reading, so the descriptor is closed only when no operation can still
+ * use its number.
+ */
+final class FfmConnection implements Connection {
+
+    private final OwnedFd socket;
+    private final int fd;
+    private final String description;
+    private final Poller poller;
+    private final MessageBuffers sendBuffers = new MessageBuffers();
+    private final MessageBuffers receiveBuffers = new MessageBuffers();
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ReentrantLock receiveLock = new ReentrantLock();
+    private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
+    private final int[] sendFds = new int[MAX_FDS];
+    private MemorySegment sendStaging = MemorySegment.NULL;
+    private MemorySegment receiveStaging = MemorySegment.NULL;
+    private volatile boolean closed;
+    private volatile boolean shutDown;
+    private volatile boolean atBoundary;
+
+    FfmConnection(OwnedFd socket, String description, Poller poller) throws NativeCallException {
+        Unistd.setNonBlocking(socket.number(), true);
+        this.socket = socket;
+        this.fd = socket.number();
+        this.description = "ffm " + description + " (fd " + fd + ")";
+        this.poller = poller;
+    }
+
+    @Override
+    public void send(ByteBuffer message, List<? extends Fd> fds) throws IOException {
+        Frames.checkFdCount(fds);
+        sendLock.lock();
+        inUse.readLock().lock();
+        try {
+            ensureOpen();
+            int fdCount = fds.size();
+            for (int i = 0; i < fdCount; i++) {
+                sendFds[i] = fds.get(i).number();
+            }
+            int length = message.remaining();
+            MemorySegment data;
+            if (message.isDirect()) {
+                data = MemorySegment.ofBuffer(message);
+            } else {
+                sendStaging = grow(sendStaging, length);
+                data = sendStaging.asSlice(0, length);
+                MemorySegment.copy(MemorySegment.ofBuffer(message), 0, data, 0, length);
+            }
+            long sent = 0;
+            while (sent < length || (length == 0 && fdCount > 0 && sent == 0)) {
+                long n;
+                try {
+                    n = sendBuffers.send(fd, data.asSlice(sent), sendFds, sent == 0 ? fdCount : 0, 0);
+                } catch (NativeCallException e) {
+                    throw translate(e);
+                }
+                if (n < 0) {
+                    awaitWritable();
+                } else {
+                    sent += n;
+                    if (length == 0) {
+                        break;
+                    }
+                }
+            }
+            Reference.reachabilityFence(message);
+            message.position(message.limit());
+        } finally {
+            inUse.readLock().unlock();
+            sendLock.unlock();
+        }
+    }
+
+    @Override
+    public List<Fd> receiveHeader(ByteBuffer header) throws IOException {
+        receiveLock.lock();
+        inUse.readLock().lock();
+        try {
+            ensureOpen();
+            atBoundary = false;
+            List<Fd> fds = List.of();
+            int wanted = header.remaining();
+            MemorySegment data = target(header, wanted);
+            int got = 0;
+            try {
+                while (got < wanted) {
+                    long n = receiveBuffers.receive(fd, data.asSlice(got), 0);
+                    if (n < 0) {
+                        awaitReadable();
+                        continue;
+                    }
+                    int count = receiveBuffers.receivedCount();
+                    if (count > 0) {
+                        if (fds.isEmpty()) {
+                            fds = new ArrayList<>(count);
+                        }
+                        for (int i = 0; i < count; i++) {
+                            fds.add(OwnedFd.of(receiveBuffers.receivedFd(i), "fd " + (fds.size() + 1)
+                                    + " received on " + description));
+                        }
+                    }
+                    if (n == 0) {
+                        atBoundary = got == 0 && !shutDown && !closed;
+                        if (shutDown || closed) {
+                            Frames.closeAll(fds);
+                            throw Frames.shutDown(description);
+                        }
+                        throw Frames.eofInHeader(description, got, wanted, fds);
+                    }
+                    got += (int) n;
+                }
+            } catch (NativeCallException e) {
+                Frames.closeAll(fds);
+                throw translate(e);
+            } catch (IOException | RuntimeException e) {
+                Frames.closeAll(fds);
+                throw e;
+            }
+            finish(header, data, wanted);
+            return fds;
+        } finally {
+            inUse.readLock().unlock();
+            receiveLock.unlock();
+        }
+    }
+
+    @Override
+    public void receiveFully(ByteBuffer payload) throws IOException {
+        int wanted = payload.remaining();
+        if (wanted == 0) {
+            return;
+        }
+        receiveLock.lock();
+        inUse.readLock().lock();
+        try {
+            ensureOpen();
+            MemorySegment data = target(payload, wanted);
+            int got = 0;
+            while (got < wanted) {
+                long n;
+                try {
+                    n = receiveBuffers.receive(fd, data.asSlice(got), 0);
+                } catch (NativeCallException e) {
+                    throw translate(e);
+                }
+                if (n < 0) {
+                    awaitReadable();
+                    continue;
+                }
+                int count = receiveBuffers.receivedCount();
+                if (count > 0) {
+                    for (int i = 0; i < count; i++) {
+                        OwnedFd.of(receiveBuffers.receivedFd(i), "stray fd on " + description).close();
+                    }
+                    throw Frames.fdsInPayload(description, count);
+                }
+                if (n == 0) {
+                    throw shutDown || closed ? Frames.shutDown(description)
+                            : Frames.eofInPayload(description, got, wanted);
+                }
+                got += (int) n;
+            }
+            finish(payload, data, wanted);
+        } finally {
+            inUse.readLock().unlock();
+            receiveLock.unlock();
+        }
+    }
+
+    @Override
+    public boolean closedAtMessageBoundary() {
+        return atBoundary;
+    }
+
+    @Override
+    public void shutdown() {
+        if (!shutDown) {
+            shutDown = true;
+            inUse.readLock().lock();
+            try {
+                if (socket.isOpen()) {
+                    Sockets.shutdown(fd, Sockets.SHUT_RDWR);
+                }
+            } catch (NativeCallException e) {
+                System.getLogger(FfmConnection.class.getName()).log(System.Logger.Level.DEBUG,
+                        description + ": shutdown: " + e.getMessage());
+            } finally {
+                inUse.readLock().unlock();
+            }
+        }
+    }
+
+    @Override
+    public PeerCredentials peerCredentials() throws IOException {
+        inUse.readLock().lock();
+        try {
+            ensureOpen();
+            return Sockets.peerCredentials(fd);
+        } finally {
+            inUse.readLock().unlock();
+        }
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public TransportKind kind() {
+        return TransportKind.FFM;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        shutdown();
+        closed = true;
+        inUse.writeLock().lock();
+        try {
+            if (socket.isOpen()) {
+                socket.close();
+                sendBuffers.close();
+                receiveBuffers.close();
+            }
+        } finally {
+            inUse.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return description;
+    }
+
+    private void ensureOpen() throws PeerDisconnectedException {
+        if (closed) {
+            throw Frames.closed(description);
+        }
+    }
+
+    private IOException translate(NativeCallException e) {
+        if (e.errno() == Errno.EPIPE || e.errno() == Errno.ECONNRESET || e.errno() == Errno.ENOTCONN) {
+            if (shutDown || closed) {
+                return Frames.shutDown(description);
+            }
+            return new PeerDisconnectedException(description + ": peer closed the connection ("
+                    + e.getMessage() + ")", e);
+        }
+        return e;
+    }
+
+    private void awaitReadable() throws IOException {
+        if (Thread.currentThread().isVirtual()) {
+            poller.awaitReadable(fd);
+        } else {
+            Unistd.poll(fd, Unistd.POLLIN, -1);
+        }
+    }
+
+    private void awaitWritable() throws IOException {
+        if (Thread.currentThread().isVirtual()) {
+            poller.awaitWritable(fd);
+        } else {
+            Unistd.poll(fd, Unistd.POLLOUT, -1);
+        }
+    }
+
+    private MemorySegment target(ByteBuffer buffer, int length) {
+        if (buffer.isDirect()) {
+            return MemorySegment.ofBuffer(buffer);
+        }
+        receiveStaging = grow(receiveStaging, length);
+        return receiveStaging.asSlice(0, length);
+    }
+
+    private static void finish(ByteBuffer buffer, MemorySegment data, int length) {
+        if (!buffer.isDirect()) {
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, 0, MemorySegment.ofBuffer(buffer), ValueLayout.JAVA_BYTE,
+                    0, length);
+        }
+        Reference.reachabilityFence(buffer);
+        buffer.position(buffer.limit());
+    }
+
+    private static MemorySegment grow(MemorySegment current, int length) {
+        if (current.byteSize() >= length) {
+            return current;
+        }
+        long size = Math.max(256, Long.highestOneBit(Math.max(1, length - 1)) << 1);
+        return Arena.ofAuto().allocate(size, 8);
+    }
+}
