@@ -8,4 +8,5 @@ module io.vhost.api {
     exports io.vhost.api.feature;
     exports io.vhost.api.message;
     exports io.vhost.api.backend;
+    exports io.vhost.api.device;
 }

@@ -9,6 +9,8 @@ module io.vhost.impl {
     requires java.logging;
 
     exports io.vhost.impl.codec;
+    exports io.vhost.impl.memory;
+    exports io.vhost.impl.virtqueue;
     exports io.vhost.impl.sys;
     exports io.vhost.impl.poll;
     exports io.vhost.impl.transport;

@@ -11,7 +11,13 @@ import java.util.Map;
  */
 public final class Layout {
 
-    /** A C struct's size and field offsets, as the codec uses them. */
+    /**
+     * A C struct's size and field offsets, as the codec uses them.
+     *
+     * @param cName the C type name (kernel structs without the {@code struct} keyword)
+     * @param size {@code sizeof} in bytes
+     * @param offsets {@code offsetof} of each field the codec reads or writes, by C member name
+     */
     public record Struct(String cName, int size, Map<String, Integer> offsets) {
         /** Copies the map, keeping field order. */
         public Struct {

@@ -105,6 +105,30 @@ public final class VhostUserCodec {
     }
 
     /**
+     * Like {@link #decodeHeader(ByteBuffer, Expect)}, for the fds received with the header: on failure it closes all
+     * of them before throwing (they arrive with the header's {@code recvmsg}, before the request is known). On
+     * success the caller keeps them and hands them to a {@code decode*} method.
+     *
+     * @param src at least 12 readable bytes
+     * @param expect whether a request or a reply is expected
+     * @param receivedFds the fds received with the header
+     * @return the header
+     * @throws ProtocolViolationException naming the field, value and limit; all fds closed
+     */
+    public static Header decodeHeader(ByteBuffer src, Expect expect, List<Fd> receivedFds)
+            throws ProtocolViolationException {
+        try {
+            return decodeHeader(src, expect);
+        } catch (ProtocolViolationException e) {
+            closeAll(receivedFds);
+            if (receivedFds.isEmpty()) {
+                throw e;
+            }
+            throw new ProtocolViolationException(e.getMessage() + closedNote(receivedFds), null, e.recovery());
+        }
+    }
+
+    /**
      * Checks a header's payload size against the table row of its request (use before reading the payload).
      *
      * @param request the table row
@@ -131,6 +155,28 @@ public final class VhostUserCodec {
             throw new ProtocolViolationException(request.name() + ": payload size " + size + " is not allowed for "
                     + body);
         }
+    }
+
+    /**
+     * Tells whether a request gets a reply, from its table row and the session state; both engines use it so that
+     * the front-end waits exactly when the back-end answers.
+     *
+     * @param request the table row
+     * @param needReply whether the request's header had NEED_REPLY
+     * @param replyAckNegotiated whether REPLY_ACK is in effect (PROTOCOL_FEATURES acked and REPLY_ACK acked)
+     * @param gateNegotiated whether the request's gating protocol feature is negotiated (used by IF_GATE rows)
+     * @param postcopyListening whether POSTCOPY_LISTEN was received (used by POSTCOPY rows)
+     * @return {@code true} if exactly one reply must be sent
+     */
+    public static boolean replyExpected(Request request, boolean needReply, boolean replyAckNegotiated,
+            boolean gateNegotiated, boolean postcopyListening) {
+        boolean ack = needReply && replyAckNegotiated;
+        return switch (request.reply()) {
+            case ALWAYS -> true;
+            case ACK_IF_ASKED -> ack;
+            case IF_GATE -> gateNegotiated || ack;
+            case POSTCOPY -> postcopyListening || ack;
+        };
     }
 
     /**

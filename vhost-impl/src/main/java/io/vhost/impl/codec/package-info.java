@@ -9,7 +9,8 @@
  * <ol>
  *   <li>Read 12 bytes (with the fds from the same {@code recvmsg}); call
  *       {@link io.vhost.impl.codec.VhostUserCodec#decodeHeader(java.nio.ByteBuffer, io.vhost.impl.codec.Expect)
- *       decodeHeader(buf, Expect.REQUEST)}. It rejects version != 1, reserved flag bits, a REPLY flag on a request
+ *       decodeHeader(buf, Expect.REQUEST)} (or the overload taking the received fds, which closes them on failure).
+ *       It rejects version != 1, reserved flag bits, a REPLY flag on a request
  *       (or a missing one when {@code Expect.REPLY}) and sizes above
  *       {@link io.vhost.impl.codec.VhostUserCodec#MAX_PAYLOAD_BYTES}, so a 4-GiB size never allocates.</li>
  *   <li>If the id is known ({@link io.vhost.impl.codec.Header#frontendRequest()}), call

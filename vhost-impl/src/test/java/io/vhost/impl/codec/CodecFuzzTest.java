@@ -15,17 +15,20 @@ import io.vhost.api.message.Request;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Jazzer fuzz tests of the decoder and of decode, encode, decode. In {@code mvn verify} they run in regression mode
  * over the committed seeds in {@code src/test/resources/io/vhost/impl/codec/CodecFuzzTestInputs/<method>/}; see
- * docs/protocol.md for fuzzing for N minutes.
+ * docs/protocol.md for fuzzing for N minutes (at most 60: the class timeout).
  *
  * <p>Input format: byte 0 bits 0-1 select what is decoded (0 front-end request, 1 back-end request, 2 reply to a
  * front-end request, 3 reply to a back-end request); byte 1 bits 0-3 the number of fds received (at most 9), bit 4
  * XEN_MMAP; byte 2 the request answered (for replies, modulo the table size); the rest is the wire message. The only
  * exception allowed is {@link ProtocolViolationException}, after which every fd must be closed.
  */
+@Timeout(value = 61, unit = TimeUnit.MINUTES) // regression mode takes seconds; fuzzing mode is bounded by max_duration
 class CodecFuzzTest {
 
     private record Decoded(Object value, List<TestFd> fds, CodecOptions options, Request request) {
@@ -46,7 +49,7 @@ class CodecFuzzTest {
                 : kind == 3 ? BackendRequest.values()[(data[2] & 0xFF) % BackendRequest.values().length] : null;
         ByteBuffer in = ByteBuffer.wrap(data, 3, data.length - 3);
         try {
-            Header h = VhostUserCodec.decodeHeader(in, kind >= 2 ? Expect.REPLY : Expect.REQUEST);
+            Header h = VhostUserCodec.decodeHeader(in, kind >= 2 ? Expect.REPLY : Expect.REQUEST, List.copyOf(fds));
             if (in.remaining() < h.size()) {
                 fds.forEach(TestFd::close);
                 return null;

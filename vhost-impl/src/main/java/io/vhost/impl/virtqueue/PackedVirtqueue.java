@@ -1,0 +1,476 @@
+package io.vhost.impl.virtqueue;
+
+import static io.vhost.impl.virtqueue.SplitRing.DESC_BYTES;
+import static io.vhost.impl.virtqueue.SplitRing.DESC_F_INDIRECT;
+import static io.vhost.impl.virtqueue.SplitRing.DESC_F_NEXT;
+import static io.vhost.impl.virtqueue.SplitRing.DESC_F_WRITE;
+import static io.vhost.impl.virtqueue.SplitRing.IDX;
+import static io.vhost.impl.virtqueue.SplitRing.U16;
+import static io.vhost.impl.virtqueue.SplitRing.U32;
+import static io.vhost.impl.virtqueue.SplitRing.U64;
+import static io.vhost.impl.virtqueue.SplitRing.hex;
+
+import io.vhost.api.device.DescriptorChain;
+import io.vhost.api.device.Virtqueue;
+import io.vhost.api.error.GuestMemoryException;
+import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.MemoryTable;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The device side of one packed virtqueue (virtio 1.1 §2.8): a descriptor ring with avail/used wrap counters, the
+ * driver event suppression area (read) and the device event suppression area (written).
+ *
+ * <p>Life cycle as {@link SplitVirtqueue}: construct with the size, {@link #setFeatures}, {@link #setBase}
+ * ({@code SET_VRING_BASE}, packed encoding), {@link #configure} with the front-end user addresses of the descriptor
+ * ring, driver area and device area, {@link #remap} after memory changes, {@link #base()} for
+ * {@code GET_VRING_BASE}.
+ *
+ * <p>Validation matches the split ring: a chain longer than the queue size, an indirect descriptor inside a chain or
+ * with NEXT, an indirect table whose length is not a positive multiple of 16, lengths over 2^32-1 and unmapped
+ * addresses raise {@link GuestMemoryException} and break this ring. Inside an indirect table only the WRITE flag is
+ * honoured (the spec reserves the others), so nested indirection is impossible by construction.
+ *
+ * <p>Dirty logging marks used descriptor writes at the descriptor ring's guest-physical address and device-area
+ * writes at its guest-physical address. Inflight tracking for packed rings ({@code DescStatePacked}) is not
+ * implemented. Not thread-safe: one worker per queue.
+ */
+public final class PackedVirtqueue implements Virtqueue {
+
+    private static final System.Logger LOG = System.getLogger(PackedVirtqueue.class.getName());
+
+    /** {@code VIRTQ_DESC_F_AVAIL}. */
+    static final int F_AVAIL = 1 << 7;
+    /** {@code VIRTQ_DESC_F_USED}. */
+    static final int F_USED = 1 << 15;
+    /** {@code RING_EVENT_FLAGS_ENABLE}. */
+    static final int EVENT_ENABLE = 0;
+    /** {@code RING_EVENT_FLAGS_DISABLE}. */
+    static final int EVENT_DISABLE = 1;
+    /** {@code RING_EVENT_FLAGS_DESC}. */
+    static final int EVENT_DESC = 2;
+    private static final int MAX_INDIRECT_ENTRIES = 65536;
+
+    private final int queueIndex;
+    private final int size;
+    private final ChainBuilder builder;
+
+    private boolean eventIdx;
+    private long descUser;
+    private long driverUser;
+    private long deviceUser;
+    private MemoryTable table;
+    private MemorySegment desc;
+    private MemorySegment driverArea;
+    private MemorySegment deviceArea;
+    private long descGpa;
+    private long deviceGpa;
+    private DirtyLogHolder log;
+
+    private int nextAvail;
+    private boolean availWrap = true;
+    private int nextUsed;
+    private boolean usedWrap = true;
+    private int signalledUsed;
+    private boolean signalledWrap;
+    private boolean signalledValid;
+    private String brokenCause;
+
+    /**
+     * Creates an unconfigured queue.
+     *
+     * @param queueIndex the queue's index in the device
+     * @param size the queue size, 1..32768 (packed rings need not be a power of two)
+     * @throws IllegalArgumentException if the size is out of range
+     */
+    public PackedVirtqueue(int queueIndex, int size) {
+        if (size < 1 || size > SplitRing.MAX_QUEUE_SIZE) {
+            throw new IllegalArgumentException("packed queue size " + size + " is not in 1.."
+                    + SplitRing.MAX_QUEUE_SIZE);
+        }
+        this.queueIndex = queueIndex;
+        this.size = size;
+        this.builder = new ChainBuilder(queueIndex);
+    }
+
+    /**
+     * Returns the descriptor ring size in bytes.
+     *
+     * @param size the queue size
+     * @return {@code 16 * size}
+     */
+    public static long descRingBytes(int size) {
+        return DESC_BYTES * size;
+    }
+
+    /** Size of each event suppression area: {@code off_wrap u16, flags u16}. */
+    public static final long EVENT_AREA_BYTES = 4;
+
+    @Override
+    public int queueIndex() {
+        return queueIndex;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    /**
+     * Applies negotiated features.
+     *
+     * @param eventIdxNegotiated {@code VIRTIO_F_RING_EVENT_IDX}: enables {@code RING_EVENT_FLAGS_DESC}
+     */
+    public void setFeatures(boolean eventIdxNegotiated) {
+        this.eventIdx = eventIdxNegotiated;
+        this.signalledValid = false;
+    }
+
+    /**
+     * Restores the ring position ({@code SET_VRING_BASE}, packed encoding): bits 0-14 next avail index, bit 15 avail
+     * wrap counter, bits 16-30 next used index, bit 31 used wrap counter.
+     *
+     * @param num the 32-bit value of the request
+     * @throws IllegalArgumentException if an index is not below the queue size
+     */
+    public void setBase(int num) {
+        int avail = num & 0x7fff;
+        int used = (num >>> 16) & 0x7fff;
+        if (avail >= size || used >= size) {
+            throw new IllegalArgumentException("SET_VRING_BASE " + hex(Integer.toUnsignedLong(num)) + " for packed queue "
+                    + queueIndex + ": avail index " + avail + " or used index " + used + " >= queue size " + size);
+        }
+        nextAvail = avail;
+        availWrap = (num & 0x8000) != 0;
+        nextUsed = used;
+        usedWrap = (num & 0x8000_0000) != 0;
+        signalledValid = false;
+    }
+
+    /**
+     * Returns the ring position for {@code GET_VRING_BASE}, encoded as {@link #setBase} expects.
+     *
+     * @return the packed 32-bit state
+     */
+    public int base() {
+        return nextAvail | (availWrap ? 0x8000 : 0) | (nextUsed << 16) | (usedWrap ? 0x8000_0000 : 0);
+    }
+
+    /**
+     * Lays the ring over guest memory from the front-end user addresses of {@code SET_VRING_ADDR}.
+     *
+     * @param memory the current table
+     * @param descUserAddress descriptor ring, 16-byte aligned
+     * @param driverAreaUserAddress driver event suppression, 4-byte aligned
+     * @param deviceAreaUserAddress device event suppression, 4-byte aligned
+     * @throws GuestMemoryException if an address is misaligned or not inside one region
+     */
+    public void configure(MemoryTable memory, long descUserAddress, long driverAreaUserAddress,
+                          long deviceAreaUserAddress) throws GuestMemoryException {
+        checkAlign("descriptor ring", descUserAddress, 16);
+        checkAlign("driver area", driverAreaUserAddress, 4);
+        checkAlign("device area", deviceAreaUserAddress, 4);
+        this.descUser = descUserAddress;
+        this.driverUser = driverAreaUserAddress;
+        this.deviceUser = deviceAreaUserAddress;
+        brokenCause = null;
+        remap(memory);
+        signalledValid = false;
+    }
+
+    private void checkAlign(String what, long address, int alignment) throws GuestMemoryException {
+        if ((address & (alignment - 1)) != 0) {
+            throw new GuestMemoryException("SET_VRING_ADDR for queue " + queueIndex + ": " + what + " address "
+                    + hex(address) + " is not " + alignment + "-byte aligned");
+        }
+    }
+
+    /**
+     * Re-resolves the ring against a new memory table.
+     *
+     * @param memory the new table
+     * @throws GuestMemoryException if the ring no longer maps; the ring is then broken
+     */
+    public void remap(MemoryTable memory) throws GuestMemoryException {
+        try {
+            MemorySegment d = memory.sliceUser(descUser, descRingBytes(size));
+            MemorySegment drv = memory.sliceUser(driverUser, EVENT_AREA_BYTES);
+            MemorySegment dev = memory.sliceUser(deviceUser, EVENT_AREA_BYTES);
+            if (d.address() % 2 != 0) {
+                throw new GuestMemoryException("descriptor ring maps to misaligned host address " + hex(d.address())
+                        + "; region mapping offsets must be page-aligned");
+            }
+            descGpa = memory.userToGuest(descUser);
+            deviceGpa = memory.userToGuest(deviceUser);
+            table = memory;
+            desc = d;
+            driverArea = drv;
+            deviceArea = dev;
+        } catch (GuestMemoryException e) {
+            desc = null;
+            throw broken(new GuestMemoryException("queue " + queueIndex + ": packed ring addresses (desc "
+                    + hex(descUser) + ", driver " + hex(driverUser) + ", device " + hex(deviceUser)
+                    + ") do not map: " + e.getMessage(), e));
+        }
+    }
+
+    /**
+     * Enables dirty logging of this ring's writes.
+     *
+     * @param dirtyLog the session's log holder, or {@code null}
+     */
+    public void setDirtyLog(DirtyLogHolder dirtyLog) {
+        this.log = dirtyLog;
+    }
+
+    /**
+     * Tells whether the ring was broken by malformed guest data.
+     *
+     * @return {@code true} if broken
+     */
+    public boolean isBroken() {
+        return brokenCause != null;
+    }
+
+    private void checkUsable() throws GuestMemoryException {
+        if (brokenCause != null) {
+            throw new GuestMemoryException("ring " + queueIndex + " is broken: " + brokenCause);
+        }
+        if (desc == null) {
+            throw new IllegalStateException("queue " + queueIndex + " has no ring addresses (SET_VRING_ADDR missing)");
+        }
+    }
+
+    private GuestMemoryException broken(GuestMemoryException e) {
+        if (brokenCause == null) {
+            brokenCause = e.getMessage();
+            LOG.log(Level.WARNING, "queue {0}: packed ring broken by the guest: {1}", queueIndex, brokenCause);
+        }
+        return e;
+    }
+
+    private GuestMemoryException unmapped(IllegalStateException e) {
+        return broken(new GuestMemoryException("queue " + queueIndex + ": ring memory is no longer mapped ("
+                + e.getMessage() + ")", e));
+    }
+
+    private static boolean isAvailable(int flags, boolean wrap) {
+        boolean avail = (flags & F_AVAIL) != 0;
+        boolean used = (flags & F_USED) != 0;
+        return avail == wrap && used != wrap;
+    }
+
+    private int flagsAcquire(int index) {
+        return Short.toUnsignedInt((short) IDX.getAcquire(desc, DESC_BYTES * index + 14));
+    }
+
+    @Override
+    public RingChain pop() throws GuestMemoryException {
+        checkUsable();
+        try {
+            if (!isAvailable(flagsAcquire(nextAvail), availWrap)) {
+                return null;
+            }
+            int index = nextAvail;
+            boolean wrap = availWrap;
+            int count = 0;
+            builder.start(table, index);
+            while (true) {
+                if (count == size) {
+                    throw broken(builder.error("chain is longer than the queue size " + size));
+                }
+                long off = DESC_BYTES * index;
+                int flags = count == 0 ? flagsAcquire(index) : Short.toUnsignedInt(desc.get(U16, off + 14));
+                if (count > 0 && !isAvailable(flags, wrap)) {
+                    throw broken(builder.error("descriptor " + index + " continues the chain but is not available"));
+                }
+                long addr = desc.get(U64, off);
+                long len = Integer.toUnsignedLong(desc.get(U32, off + 8));
+                int id = Short.toUnsignedInt(desc.get(U16, off + 12));
+                count++;
+                index++;
+                if (index == size) {
+                    index = 0;
+                    wrap = !wrap;
+                }
+                if ((flags & DESC_F_INDIRECT) != 0) {
+                    if (count != 1 || (flags & DESC_F_NEXT) != 0) {
+                        throw broken(builder.error("indirect descriptor " + ((index + size - 1) % size)
+                                + " is part of a chain"));
+                    }
+                    readIndirect(addr, len);
+                    return finish(id, count, index, wrap);
+                }
+                try {
+                    builder.add(addr, len, (flags & DESC_F_WRITE) != 0, (index + size - 1) % size);
+                } catch (GuestMemoryException e) {
+                    throw broken(e);
+                }
+                if ((flags & DESC_F_NEXT) == 0) {
+                    return finish(id, count, index, wrap);
+                }
+            }
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
+    }
+
+    private RingChain finish(int id, int count, int index, boolean wrap) {
+        nextAvail = index;
+        availWrap = wrap;
+        return builder.build(this, id, log, count);
+    }
+
+    private void readIndirect(long addr, long len) throws GuestMemoryException {
+        if (len == 0 || len % DESC_BYTES != 0) {
+            throw broken(builder.error("indirect table at " + hex(addr) + " has length " + len
+                    + ", not a positive multiple of 16"));
+        }
+        if (len / DESC_BYTES > MAX_INDIRECT_ENTRIES) {
+            throw broken(builder.error("indirect table at " + hex(addr) + " has " + len / DESC_BYTES
+                    + " entries, more than " + MAX_INDIRECT_ENTRIES));
+        }
+        MemorySegment indirect;
+        try {
+            indirect = table.slice(addr, len);
+        } catch (GuestMemoryException e) {
+            throw broken(builder.error("indirect table: " + e.getMessage()));
+        }
+        int entries = (int) (len / DESC_BYTES);
+        for (int i = 0; i < entries; i++) {
+            long off = DESC_BYTES * i;
+            int flags = Short.toUnsignedInt(indirect.get(U16, off + 14));
+            try {
+                builder.add(indirect.get(U64, off), Integer.toUnsignedLong(indirect.get(U32, off + 8)),
+                        (flags & DESC_F_WRITE) != 0, i);
+            } catch (GuestMemoryException e) {
+                throw broken(e);
+            }
+        }
+    }
+
+    @Override
+    public void addUsed(DescriptorChain chain, long writtenBytes) throws GuestMemoryException {
+        if (!(chain instanceof RingChain c) || c.queue() != this) {
+            throw new IllegalArgumentException(chain + " was not popped from queue " + queueIndex);
+        }
+        if (writtenBytes < 0 || writtenBytes > chain.writableBytes()) {
+            throw new IllegalArgumentException("used length " + writtenBytes + " for buffer id " + chain.headIndex()
+                    + " exceeds its " + chain.writableBytes() + " writable bytes");
+        }
+        checkUsable();
+        long off = DESC_BYTES * nextUsed;
+        int flags = (usedWrap ? F_AVAIL | F_USED : 0) | (writtenBytes > 0 ? DESC_F_WRITE : 0);
+        try {
+            desc.set(U32, off + 8, (int) writtenBytes);
+            desc.set(U16, off + 12, (short) chain.headIndex());
+            IDX.setRelease(desc, off + 14, (short) flags); // id and len first, then the flags that publish them
+            DirtyLogHolder l = log;
+            if (l != null) {
+                l.mark(descGpa + off, DESC_BYTES);
+            }
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
+        nextUsed += c.descriptorCount();
+        if (nextUsed >= size) {
+            nextUsed -= size;
+            usedWrap = !usedWrap;
+        }
+    }
+
+    @Override
+    public boolean needsNotification() throws GuestMemoryException {
+        checkUsable();
+        try {
+            VarHandle.fullFence();
+            int offWrap = Short.toUnsignedInt(driverArea.get(U16, 0));
+            int flags = Short.toUnsignedInt(driverArea.get(U16, 2)) & 3;
+            int old = signalledUsed;
+            boolean oldWrap = signalledWrap;
+            boolean valid = signalledValid;
+            int now = nextUsed;
+            boolean nowWrap = usedWrap;
+            signalledUsed = now;
+            signalledWrap = nowWrap;
+            signalledValid = true;
+            if (valid && old == now && oldWrap == nowWrap) {
+                return false; // nothing used since the last decision
+            }
+            if (flags == EVENT_DISABLE) {
+                return false;
+            }
+            if (flags != EVENT_DESC || !eventIdx || !valid) {
+                return true;
+            }
+            // virtio 1.1 packed event: notify if the descriptor at (off, wrap) was written since the last decision.
+            int off = offWrap & 0x7fff;
+            boolean wrap = (offWrap & 0x8000) != 0;
+            int oldIdx = old;
+            if (now <= oldIdx) {
+                oldIdx -= size;
+            }
+            if (wrap != nowWrap) {
+                off -= size;
+            }
+            return SplitRing.needEvent(off & 0xffff, now & 0xffff, oldIdx & 0xffff);
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
+    }
+
+    @Override
+    public void disableNotification() throws GuestMemoryException {
+        checkUsable();
+        writeDeviceEvent(0, EVENT_DISABLE);
+    }
+
+    @Override
+    public boolean enableNotification() throws GuestMemoryException {
+        checkUsable();
+        if (eventIdx) {
+            writeDeviceEvent(nextAvail | (availWrap ? 0x8000 : 0), EVENT_DESC);
+        } else {
+            writeDeviceEvent(0, EVENT_ENABLE);
+        }
+        try {
+            VarHandle.fullFence();
+            return isAvailable(flagsAcquire(nextAvail), availWrap);
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
+    }
+
+    private void writeDeviceEvent(int offWrap, int flags) throws GuestMemoryException {
+        try {
+            deviceArea.set(U16, 0, (short) offWrap);
+            deviceArea.set(U16, 2, (short) flags);
+            DirtyLogHolder l = log;
+            if (l != null) {
+                l.mark(deviceGpa, EVENT_AREA_BYTES);
+            }
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
+    }
+
+    /**
+     * Returns the next descriptor index the device will read and its wrap counter, for tests and diagnostics.
+     *
+     * @return {@code nextAvail | availWrap << 15}
+     */
+    public int availPosition() {
+        return nextAvail | (availWrap ? 0x8000 : 0);
+    }
+
+    /**
+     * Returns where the next used descriptor is written and the used wrap counter.
+     *
+     * @return {@code nextUsed | usedWrap << 15}
+     */
+    public int usedPosition() {
+        return nextUsed | (usedWrap ? 0x8000 : 0);
+    }
+}
