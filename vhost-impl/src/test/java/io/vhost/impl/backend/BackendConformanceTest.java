@@ -80,7 +80,7 @@ class BackendConformanceTest extends BackendTestBase {
 
     @Test
     void getFeaturesOffersDeviceBitsAndProtocolFeatures() throws IOException {
-        assertEquals(DEVICE_FEATURES | BIT30, call(GET_FEATURES, new byte[0]).u64());
+        assertEquals(DEVICE_FEATURES | BIT30 | VirtioFeature.ACCESS_PLATFORM.mask(), call(GET_FEATURES, new byte[0]).u64());
         long offered = call(GET_PROTOCOL_FEATURES, new byte[0]).u64();
         assertEquals(ALL_PROTOCOL, offered);
     }
@@ -481,10 +481,16 @@ class BackendConformanceTest extends BackendTestBase {
 
     @Test
     void iotlbNeedsAccessPlatform() throws IOException {
-        negotiate(NEGOTIATED);
+        long accessPlatform = VirtioFeature.ACCESS_PLATFORM.mask();
+        assertEquals(DEVICE_FEATURES | BIT30, call(GET_FEATURES, new byte[0]).u64() & ~accessPlatform);
+        send(SET_PROTOCOL_FEATURES, u64(NEGOTIATED));
+        send(SET_FEATURES, u64(DEVICE_FEATURES | BIT30));
         byte[] iotlb = RawFrontend.payload(32).putLong(0x1000).putLong(0x1000).putLong(0x7f0000000000L)
                 .put((byte) 3).put((byte) 2).array();
         assertNotEquals(0, call(IOTLB_MSG, iotlb).u64(), "ACCESS_PLATFORM was not acked");
         assertTrue(device.events().stream().noneMatch(e -> e.startsWith("iotlb")));
+        send(SET_FEATURES, u64(DEVICE_FEATURES | BIT30 | accessPlatform));
+        assertEquals(0, call(IOTLB_MSG, iotlb).u64());
+        assertTrue(device.events().contains("iotlbMessage UPDATE"));
     }
 }
