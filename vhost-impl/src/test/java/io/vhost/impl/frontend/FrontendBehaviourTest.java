@@ -125,6 +125,7 @@ class FrontendBehaviourTest {
                 | ProtocolFeature.SHARED_OBJECT.mask() | ProtocolFeature.BACKEND_SEND_FD.mask();
         AtomicInteger configChanges = new AtomicInteger();
         AtomicInteger errors = new AtomicInteger();
+        AtomicInteger iotlbs = new AtomicInteger();
         try (RawBackend b = RawBackend.listen(dir.resolve("chan.sock"));
                 Fd dmabuf = EventFds.create(0, "shared object stand-in")) {
             AtomicReference<RawBackend> channel = new AtomicReference<>();
@@ -153,6 +154,12 @@ class FrontendBehaviourTest {
                 ch.send(8, RawBackend.VERSION, uuid); // SHARED_OBJECT_LOOKUP: always answered, with the fd
                 RawBackend.Message r4 = ch.receive();
                 got.add(r4.request() + ":" + r4.u64() + ":" + r4.fds().size());
+                r4.fds().forEach(Fd::close);
+                byte[] iotlb = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(0x1000).putLong(0x1000)
+                        .putLong(0).put((byte) 3).put((byte) 1).array();
+                ch.send(1, flags, iotlb); // BACKEND_IOTLB_MSG: ACCESS_PLATFORM not acked, refused before the handler
+                RawBackend.Message r5 = ch.receive();
+                got.add(r5.request() + ":" + r5.u64());
                 checks.complete(got);
                 respond(bk, protocol, new ArrayList<>());
             });
@@ -170,13 +177,19 @@ class FrontendBehaviourTest {
                     }
 
                     @Override
+                    public void iotlbMessage(io.vhost.api.message.IotlbMessage message) {
+                        iotlbs.incrementAndGet();
+                    }
+
+                    @Override
                     public Fd sharedObjectLookup(SharedObject object) {
                         assertEquals(new UUID(1, 2), object.uuid());
                         return dmabuf;
                     }
                 });
                 List<String> got = checks.get(20, TimeUnit.SECONDS);
-                assertEquals(List.of("2:5:0", "4:1", "99:1", "8:0:1"), got,
+                assertEquals(0, iotlbs.get(), "a request whose feature was not negotiated never reaches the handler");
+                assertEquals(List.of("2:5:0", "4:1", "99:1", "8:0:1", "1:1"), got,
                         "acks: CONFIG_CHANGE ok, VRING_CALL refused, no reply to VRING_ERR, unknown NACKed, "
                                 + "lookup answered with one fd");
                 assertEquals(1, configChanges.get());
