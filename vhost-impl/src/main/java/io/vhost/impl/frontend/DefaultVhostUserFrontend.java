@@ -576,10 +576,6 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
                 s.supervisor().fork("backend-channel", channel::serve);
             }
             record.backendHandler = handler;
-        } catch (VhostException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new PeerDisconnectedException(name() + ": cannot set up the back-end channel: " + e, e);
         } finally {
             lock.unlock();
         }
