@@ -987,6 +987,10 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         if (current != null) {
             current.abort(); // a request waiting for its reply releases the lock now
         }
+        notifier.shutdown(); // interrupts a listener thread that is reconnecting (backing off or accepting)
+        if (listener != null) {
+            listener.close(); // unblocks an accept in progress
+        }
         lock.lock();
         try {
             FrontendSession s = session;
@@ -997,9 +1001,6 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
             lock.unlock();
         }
         notifier.close();
-        if (listener != null) {
-            listener.close();
-        }
     }
 
     @Override

@@ -258,6 +258,75 @@ class FrontendBehaviourTest {
         }
     }
 
+    /** A listener that reconnects as soon as the back-end is lost, as a VMM would. */
+    static final class AutoReconnect implements ReconnectListener {
+        final AtomicInteger reconnected = new AtomicInteger();
+        final AtomicReference<Throwable> failed = new AtomicReference<>();
+
+        @Override
+        public void backendLost(VhostUserFrontend frontend, VhostException cause) {
+            try {
+                frontend.reconnect();
+            } catch (VhostException | RuntimeException e) {
+                failed.set(e);
+            }
+        }
+
+        @Override
+        public void reconnected(VhostUserFrontend frontend) {
+            reconnected.incrementAndGet();
+        }
+    }
+
+    @Test
+    void listenerReconnectsAutomaticallyWhenTheBackendReturns() throws Exception {
+        Path path = dir.resolve("auto.sock");
+        long protocol = ProtocolFeature.REPLY_ACK.mask();
+        RawBackend first = RawBackend.listen(path);
+        CompletableFuture<Void> peer1 = script(first, bk -> respond(bk, protocol, new ArrayList<>()));
+        AutoReconnect auto = new AutoReconnect();
+        try (VhostUserFrontend fe = VhostUserFrontends.connect(path, quick().withConnectTimeout(Duration.ofSeconds(20)))) {
+            fe.addReconnectListener(auto);
+            negotiate(fe);
+            fe.setOwner();
+            first.close();
+            peer1.get(10, TimeUnit.SECONDS);
+            List<RawBackend.Message> seen = new CopyOnWriteArrayList<>();
+            try (RawBackend second = RawBackend.listen(path)) {
+                CompletableFuture<Void> peer2 = script(second, bk -> respond(bk, protocol, seen));
+                await().atMost(Duration.ofSeconds(20)).until(() -> auto.reconnected.get() == 1 || auto.failed.get() != null);
+                assertEquals(null, auto.failed.get());
+                assertTrue(fe.isConnected());
+                assertEquals(OFFERED, fe.getFeatures().bits());
+                assertEquals(List.of(1, 15, 16, 3, 2, 1), seen.stream().map(RawBackend.Message::request).toList());
+                fe.close();
+                peer2.get(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            first.close();
+        }
+    }
+
+    @Test
+    void closeWhileTheListenerIsReconnectingReturnsAndLeaksNothing() throws Exception {
+        Path path = dir.resolve("gone.sock");
+        RawBackend only = RawBackend.listen(path);
+        CompletableFuture<Void> peer = script(only, bk -> respond(bk, 0, new ArrayList<>()));
+        AutoReconnect auto = new AutoReconnect();
+        VhostUserFrontend fe = VhostUserFrontends.connect(path, quick().withConnectTimeout(Duration.ofSeconds(50)));
+        try {
+            fe.addReconnectListener(auto);
+            fe.getFeatures();
+            only.close(); // never comes back: the listener keeps retrying to connect
+            peer.get(10, TimeUnit.SECONDS);
+            await().atMost(Duration.ofSeconds(10)).until(() -> !fe.isConnected());
+        } finally {
+            fe.close(); // must interrupt the retrying listener thread, not wait 50 s for it
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> auto.failed.get() != null);
+        assertEquals(0, auto.reconnected.get());
+    }
+
     @Test
     void serverModeAcceptsABackendAndTheNextOneOnReconnect() throws Exception {
         Path path = dir.resolve("server.sock");

@@ -10,6 +10,7 @@ import io.vhost.api.error.VhostException;
 import io.vhost.api.feature.FeatureSet;
 import io.vhost.api.feature.ProtocolFeature;
 import io.vhost.api.feature.VirtioFeature;
+import io.vhost.api.frontend.InflightArea;
 import io.vhost.api.frontend.ReconnectListener;
 import io.vhost.api.frontend.VhostUserFrontend;
 import io.vhost.api.message.ConfigSpace;
@@ -81,14 +82,15 @@ class QemuStorageDaemonIT {
         FeatureSet offered = fe.getFeatures();
         assertTrue(offered.contains(VirtioFeature.PROTOCOL_FEATURES), "qsd offers PROTOCOL_FEATURES: " + offered);
         FeatureSet protocol = fe.getProtocolFeatures().intersect(FeatureSet.of(ProtocolFeature.REPLY_ACK,
-                ProtocolFeature.CONFIG, ProtocolFeature.MQ));
+                ProtocolFeature.CONFIG, ProtocolFeature.MQ, ProtocolFeature.INFLIGHT_SHMFD));
         fe.setProtocolFeatures(protocol);
         fe.setOwner();
         long wanted = VirtioFeature.VERSION_1.mask() | VirtioFeature.PROTOCOL_FEATURES.mask()
                 | (1L << VIRTIO_BLK_F_FLUSH);
         fe.setFeatures(offered.intersect(new FeatureSet(wanted)));
         System.getLogger(QemuStorageDaemonIT.class.getName()).log(System.Logger.Level.INFO,
-                "qsd offered virtio {0}, acked {1}, protocol acked {2}", offered, fe.ackedFeatures(), protocol);
+                "qsd offered virtio {0}, acked {1}, protocol acked {2}", offered, fe.ackedFeatures(),
+                protocol.describe(FeatureSet::protocolFeatures));
         return protocol;
     }
 
@@ -149,8 +151,12 @@ class QemuStorageDaemonIT {
                     reconnected.incrementAndGet();
                 }
             });
-            negotiate(fe);
+            FeatureSet protocol = negotiate(fe);
             fe.setMemTable(memory.regions());
+            InflightArea inflight = null;
+            if (protocol.contains(ProtocolFeature.INFLIGHT_SHMFD)) {
+                inflight = fe.getInflightFd(1, queue.size()); // replayed with SET_INFLIGHT_FD after the restart
+            }
             queue.setUp(fe);
             VirtioBlkDriver blk = new VirtioBlkDriver(memory, queue, 8192, IO_TIMEOUT);
             byte[] first = pattern(4096, 1);
@@ -171,6 +177,9 @@ class QemuStorageDaemonIT {
             assertArrayEquals(first, blk.read(SECTOR, 4096), "data written before the restart");
             assertArrayEquals(second, readImage(image, (SECTOR + 8) * 512, 4096), "data written after the replay");
             assertTrue(Arrays.equals(second, blk.read(SECTOR + 8, 4096)));
+            if (inflight != null) {
+                inflight.close();
+            }
         } finally {
             qsd.close();
         }
