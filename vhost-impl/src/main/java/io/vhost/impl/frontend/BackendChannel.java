@@ -90,6 +90,10 @@ final class BackendChannel implements AutoCloseable {
                             "{0}: back-end channel closed: {1}", name, e.getMessage());
                 }
                 return;
+            } catch (RuntimeException e) {
+                FrontendSession.closeAll(fds);
+                LOG.log(Level.ERROR, name + ": back-end channel reader failed; channel closed", e);
+                return;
             }
         }
     }

@@ -205,6 +205,12 @@ final class FrontendSession implements AutoCloseable {
                     fail(e instanceof VhostException v ? v : disconnected("receiving a reply failed", e));
                 }
                 return;
+            } catch (RuntimeException e) {
+                closeAll(fds);
+                LOG.log(Level.ERROR, name + ": reader failed on a reply", e);
+                fail(new ProtocolViolationException(name + ": a reply could not be decoded (" + e
+                        + "); disconnected", e));
+                return;
             }
         }
     }
