@@ -121,7 +121,23 @@ class QemuStorageDaemonIT {
             assertArrayEquals(data, readImage(image, SECTOR * 512, 4096), "the image file holds the pattern");
             assertArrayEquals(new byte[512], blk.read(SECTOR + 8, 512), "the sector after it is untouched");
 
-            assertEquals(4, fe.getVringBase(0), "GET_VRING_BASE: 4 requests were made available");
+            // Figures for the record (logged, never asserted): control-plane round trips and 4 KiB reads.
+            int trips = 2000;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < trips; i++) {
+                fe.getFeatures();
+            }
+            long t1 = System.nanoTime();
+            int reads = 500;
+            for (int i = 0; i < reads; i++) {
+                assertArrayEquals(data, blk.read(SECTOR, 4096));
+            }
+            long t2 = System.nanoTime();
+            System.getLogger(QemuStorageDaemonIT.class.getName()).log(System.Logger.Level.INFO,
+                    "qsd: {0} GET_FEATURES round trips, {1} us each; {2} 4 KiB reads, {3} us each", trips,
+                    (t1 - t0) / 1000 / trips, reads, (t2 - t1) / 1000 / reads);
+
+            assertEquals(4 + reads, fe.getVringBase(0), "GET_VRING_BASE: every request made available was counted");
         }
     }
 
