@@ -90,6 +90,7 @@ class DpdkTestpmdIT {
                 }
                 net.kickTx();
                 assertTrue(net.drainTx(TIMEOUT), "testpmd consumed every TX buffer; in flight: " + net.txInFlight());
+                assertEquals(packets, fe.getVringBase(1), "GET_VRING_BASE of TX: testpmd consumed every packet");
                 long nanos = System.nanoTime() - start;
                 System.getLogger(DpdkTestpmdIT.class.getName()).log(System.Logger.Level.INFO,
                         "sent {0} packets to testpmd rxonly in {1} ms", packets, nanos / 1_000_000);

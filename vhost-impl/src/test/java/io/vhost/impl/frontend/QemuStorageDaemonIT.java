@@ -142,6 +142,31 @@ class QemuStorageDaemonIT {
     }
 
     @Test
+    void twoRegionsAtAHighGuestAddressTranslateOnBothSides() throws Exception {
+        Path image = image();
+        long base = 0x1_0000_0000L; // 4 GiB: guest addresses differ from offsets and from our user addresses
+        try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, dir.resolve("blk2.sock"), 1);
+                VhostUserFrontend fe = VhostUserFrontends.connect(qsd.socket());
+                VmmMemory memory = VmmMemory.create(base, 4L << 20, 4L << 20);
+                DriverQueue queue = new DriverQueue(memory, 0, 32)) {
+            negotiate(fe);
+            assertEquals(2, memory.regions().size());
+            fe.setMemTable(memory.regions());
+            queue.setUp(fe);
+            // Fill the first region up to its last page: the request header and status stay in region 0, the
+            // 8 KiB data buffer lands at the start of region 1, so one chain spans both regions.
+            long next = memory.allocate(1, 1);
+            memory.allocate(base + (4L << 20) - 4096 - next - 1, 1);
+            VirtioBlkDriver blk = new VirtioBlkDriver(memory, queue, 8192, IO_TIMEOUT);
+            assertEquals(base + (4L << 20), blk.dataGuestAddress(), "data buffer at the start of region 1");
+            byte[] data = pattern(8192, 3);
+            blk.write(SECTOR * 2, data);
+            assertArrayEquals(data, blk.read(SECTOR * 2, 8192));
+            assertArrayEquals(data, readImage(image, SECTOR * 2 * 512, 8192), "the image file holds the pattern");
+        }
+    }
+
+    @Test
     void reconnectsToARestartedQsdAndReplaysTheSetUp() throws Exception {
         Path image = image();
         Path socket = dir.resolve("blk-re.sock");
