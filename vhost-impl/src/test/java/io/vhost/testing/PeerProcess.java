@@ -107,9 +107,15 @@ public class PeerProcess implements AutoCloseable {
      */
     public int signal(String signal, Duration timeout) throws IOException, InterruptedException {
         if (process.isAlive()) {
-            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid()))
-                    .redirectErrorStream(true).start();
-            kill.waitFor(10, TimeUnit.SECONDS);
+            try {
+                Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid()))
+                        .redirectErrorStream(true).start();
+                if (!kill.waitFor(10, TimeUnit.SECONDS)) {
+                    kill.destroyForcibly();
+                }
+            } catch (IOException noKillBinary) {
+                process.destroy(); // SIGTERM: testpmd prints its final statistics on it as on SIGINT
+            }
         }
         if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             return process.exitValue();

@@ -220,10 +220,10 @@ public final class RawBackend implements AutoCloseable {
     /** Closes the connection, the listener and every fd received. */
     @Override
     public void close() {
-        disconnect();
         if (listener != null) {
-            listener.close();
+            listener.close(); // first, so that a front-end reconnecting at once finds nobody listening
         }
+        disconnect();
         kept.forEach(Fd::close);
     }
 }

@@ -22,6 +22,9 @@ import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
+import io.vhost.api.feature.ProtocolFeature;
+import io.vhost.api.message.Gate;
 import java.util.function.Supplier;
 
 /**
@@ -38,6 +41,7 @@ final class BackendChannel implements AutoCloseable {
     private final Connection connection;
     private final BackendRequestHandler handler;
     private final BooleanSupplier replyAck;
+    private final Predicate<Gate> gateOpen;
     private final Supplier<CodecOptions> codecOptions;
     private final FrontendMetricsListener metrics;
     private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
@@ -45,7 +49,8 @@ final class BackendChannel implements AutoCloseable {
     private volatile boolean closing;
 
     BackendChannel(String name, Connection connection, BackendRequestHandler handler, BooleanSupplier replyAck,
-            Supplier<CodecOptions> codecOptions, FrontendMetricsListener metrics) {
+            Predicate<Gate> gateOpen, Supplier<CodecOptions> codecOptions, FrontendMetricsListener metrics) {
+        this.gateOpen = gateOpen;
         this.name = name;
         this.connection = connection;
         this.handler = handler;
@@ -85,6 +90,10 @@ final class BackendChannel implements AutoCloseable {
                             "{0}: back-end channel closed: {1}", name, e.getMessage());
                 }
                 return;
+            } catch (RuntimeException e) {
+                FrontendSession.closeAll(fds);
+                LOG.log(Level.ERROR, name + ": back-end channel reader failed; channel closed", e);
+                return;
             }
         }
     }
@@ -113,7 +122,13 @@ final class BackendChannel implements AutoCloseable {
         boolean ok = true;
         Optional<Fd> lookedUp = Optional.empty();
         try (message) {
-            lookedUp = dispatch(message);
+            String refusal = refusal(message);
+            if (refusal != null) {
+                ok = false;
+                LOG.log(Level.WARNING, "{0}: {1}; refused it and closed its fds", name, refusal);
+            } else {
+                lookedUp = dispatch(message);
+            }
         } catch (VhostException | RuntimeException e) {
             ok = false;
             LOG.log(Level.DEBUG, "{0}: {1} refused by the handler: {2}", name, request.name(), e.getMessage());
@@ -124,6 +139,18 @@ final class BackendChannel implements AutoCloseable {
         } else if (header.needsReply() && replyAck.getAsBoolean()) {
             sendReply(request, Reply.ack(ok));
         }
+    }
+
+    /** Returns why the request may not be served (its feature or fd passing not negotiated), or null. */
+    private String refusal(BackendMessage message) {
+        BackendRequest request = message.request();
+        if (!gateOpen.test(request.gate())) {
+            return request.name() + " needs " + request.gate() + ", which was not negotiated";
+        }
+        if (!message.fds().isEmpty() && !gateOpen.test(Gate.protocol(ProtocolFeature.BACKEND_SEND_FD))) {
+            return request.name() + " carried " + message.fds().size() + " fds but BACKEND_SEND_FD was not negotiated";
+        }
+        return null;
     }
 
     private Optional<Fd> dispatch(BackendMessage message) throws VhostException {

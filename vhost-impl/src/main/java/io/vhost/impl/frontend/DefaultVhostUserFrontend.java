@@ -355,12 +355,13 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         try {
             boolean listening = postcopyListening;
             try (Reply reply = exchange(m)) {
-                if (listening && reply != null) {
-                    // Postcopy: the back-end replied with its mapped bases; acknowledge so it registers them.
+                if (listening && reply instanceof Reply.MemoryTableReply mapped) {
+                    // Postcopy: the back-end replied with its mapped bases; an empty SET_MEM_TABLE acknowledges them,
+                    // after which the guest may fault on the memory (spec: SET_MEM_TABLE note).
+                    LOG.log(Level.DEBUG, "{0}: postcopy SET_MEM_TABLE mapped {1}", name(), mapped.table());
                     FrontendSession s = session;
-                    LOG.log(Level.DEBUG, "{0}: postcopy SET_MEM_TABLE reply {1}", name(), reply);
                     if (s != null) {
-                        s.call(new FrontendMessage.SetMemTable(new MemoryTable(descs), fds), 0, false);
+                        s.sendEmpty(FrontendRequest.SET_MEM_TABLE);
                     }
                 }
             }
@@ -553,7 +554,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
                         : new PeerDisconnectedException(name() + ": cannot set up the back-end channel: " + e, e);
             }
             BackendChannel channel = new BackendChannel(name() + " back-end channel", ours, handler,
-                    this::replyAckActive, this::codecOptions, options.metrics());
+                    this::replyAckActive, this::gateOpen, this::codecOptions, options.metrics());
             boolean ok = false;
             try (Fd theirs = ends[1]) {
                 exchange(new FrontendMessage.SetBackendReqFd(theirs));
@@ -575,10 +576,6 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
                 s.supervisor().fork("backend-channel", channel::serve);
             }
             record.backendHandler = handler;
-        } catch (VhostException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new PeerDisconnectedException(name() + ": cannot set up the back-end channel: " + e, e);
         } finally {
             lock.unlock();
         }
@@ -990,6 +987,10 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         if (current != null) {
             current.abort(); // a request waiting for its reply releases the lock now
         }
+        notifier.shutdown(); // interrupts a listener thread that is reconnecting (backing off or accepting)
+        if (listener != null) {
+            listener.close(); // unblocks an accept in progress
+        }
         lock.lock();
         try {
             FrontendSession s = session;
@@ -1000,9 +1001,6 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
             lock.unlock();
         }
         notifier.close();
-        if (listener != null) {
-            listener.close();
-        }
     }
 
     @Override

@@ -124,6 +124,26 @@ final class FrontendSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends a header with no payload and expects no reply: the empty {@code SET_MEM_TABLE} that acknowledges a
+     * postcopy memory-table reply (spec: SET_MEM_TABLE note), which no payload record can express.
+     *
+     * @param request the request code to send
+     * @throws VhostException if sending fails (the session is then broken)
+     */
+    void sendEmpty(FrontendRequest request) throws VhostException {
+        checkUsable(request);
+        sendBuffer.clear();
+        sendBuffer.putInt(request.id()).putInt(io.vhost.api.message.HeaderFlags.VERSION).putInt(0).flip();
+        try {
+            connection.send(sendBuffer, List.of());
+        } catch (IOException e) {
+            VhostException f = disconnected("empty " + request.name() + " could not be sent", e);
+            fail(f);
+            throw f;
+        }
+    }
+
     private Reply await(Pending p) throws VhostException {
         try {
             return p.reply().get(replyTimeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -184,6 +204,12 @@ final class FrontendSession implements AutoCloseable {
                 if (!closing) {
                     fail(e instanceof VhostException v ? v : disconnected("receiving a reply failed", e));
                 }
+                return;
+            } catch (RuntimeException e) {
+                closeAll(fds);
+                LOG.log(Level.ERROR, name + ": reader failed on a reply", e);
+                fail(new ProtocolViolationException(name + ": a reply could not be decoded (" + e
+                        + "); disconnected", e));
                 return;
             }
         }

@@ -47,7 +47,8 @@ public final class VhostUserFrontends {
     /**
      * Listens on {@code socket} (server mode, as QEMU's {@code server=on}) and waits for a back-end to connect. The
      * listening socket stays open for {@link VhostUserFrontend#reconnect()}, which accepts the next back-end, and
-     * is removed on close.
+     * is removed on close. Blocks until a back-end connects (as QEMU's {@code server=on,wait=on}); run it on a thread
+     * you can interrupt if you need to give up.
      *
      * @param socket the path to create (a stale socket file is replaced)
      * @param options timeouts and metrics

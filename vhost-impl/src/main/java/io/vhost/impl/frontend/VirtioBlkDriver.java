@@ -63,6 +63,15 @@ public final class VirtioBlkDriver {
     }
 
     /**
+     * Returns where the data buffer lies in guest memory.
+     *
+     * @return the guest physical address of the data buffer
+     */
+    public long dataGuestAddress() {
+        return dataGpa;
+    }
+
+    /**
      * Writes bytes at a sector.
      *
      * @param sector the first 512-byte sector

@@ -11,6 +11,7 @@ import io.vhost.api.feature.ProtocolFeature;
 import io.vhost.api.feature.VirtioFeature;
 import io.vhost.api.frontend.VhostUserFrontend;
 import io.vhost.testing.DpdkTestpmd;
+import io.vhost.testing.NoFdLeaks;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * our TX queue are counted by testpmd in rxonly mode, and packets testpmd generates in txonly mode arrive on our
  * RX queue.
  */
+@NoFdLeaks
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class DpdkTestpmdIT {
 
@@ -88,6 +90,7 @@ class DpdkTestpmdIT {
                 }
                 net.kickTx();
                 assertTrue(net.drainTx(TIMEOUT), "testpmd consumed every TX buffer; in flight: " + net.txInFlight());
+                assertEquals(packets, fe.getVringBase(1), "GET_VRING_BASE of TX: testpmd consumed every packet");
                 long nanos = System.nanoTime() - start;
                 System.getLogger(DpdkTestpmdIT.class.getName()).log(System.Logger.Level.INFO,
                         "sent {0} packets to testpmd rxonly in {1} ms", packets, nanos / 1_000_000);

@@ -125,6 +125,7 @@ class FrontendBehaviourTest {
                 | ProtocolFeature.SHARED_OBJECT.mask() | ProtocolFeature.BACKEND_SEND_FD.mask();
         AtomicInteger configChanges = new AtomicInteger();
         AtomicInteger errors = new AtomicInteger();
+        AtomicInteger iotlbs = new AtomicInteger();
         try (RawBackend b = RawBackend.listen(dir.resolve("chan.sock"));
                 Fd dmabuf = EventFds.create(0, "shared object stand-in")) {
             AtomicReference<RawBackend> channel = new AtomicReference<>();
@@ -153,6 +154,12 @@ class FrontendBehaviourTest {
                 ch.send(8, RawBackend.VERSION, uuid); // SHARED_OBJECT_LOOKUP: always answered, with the fd
                 RawBackend.Message r4 = ch.receive();
                 got.add(r4.request() + ":" + r4.u64() + ":" + r4.fds().size());
+                r4.fds().forEach(Fd::close);
+                byte[] iotlb = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(0x1000).putLong(0x1000)
+                        .putLong(0).put((byte) 3).put((byte) 1).array();
+                ch.send(1, flags, iotlb); // BACKEND_IOTLB_MSG: ACCESS_PLATFORM not acked, refused before the handler
+                RawBackend.Message r5 = ch.receive();
+                got.add(r5.request() + ":" + r5.u64());
                 checks.complete(got);
                 respond(bk, protocol, new ArrayList<>());
             });
@@ -170,13 +177,19 @@ class FrontendBehaviourTest {
                     }
 
                     @Override
+                    public void iotlbMessage(io.vhost.api.message.IotlbMessage message) {
+                        iotlbs.incrementAndGet();
+                    }
+
+                    @Override
                     public Fd sharedObjectLookup(SharedObject object) {
                         assertEquals(new UUID(1, 2), object.uuid());
                         return dmabuf;
                     }
                 });
                 List<String> got = checks.get(20, TimeUnit.SECONDS);
-                assertEquals(List.of("2:5:0", "4:1", "99:1", "8:0:1"), got,
+                assertEquals(0, iotlbs.get(), "a request whose feature was not negotiated never reaches the handler");
+                assertEquals(List.of("2:5:0", "4:1", "99:1", "8:0:1", "1:1"), got,
                         "acks: CONFIG_CHANGE ok, VRING_CALL refused, no reply to VRING_ERR, unknown NACKed, "
                                 + "lookup answered with one fd");
                 assertEquals(1, configChanges.get());
@@ -243,6 +256,75 @@ class FrontendBehaviourTest {
         } finally {
             first.close();
         }
+    }
+
+    /** A listener that reconnects as soon as the back-end is lost, as a VMM would. */
+    static final class AutoReconnect implements ReconnectListener {
+        final AtomicInteger reconnected = new AtomicInteger();
+        final AtomicReference<Throwable> failed = new AtomicReference<>();
+
+        @Override
+        public void backendLost(VhostUserFrontend frontend, VhostException cause) {
+            try {
+                frontend.reconnect();
+            } catch (VhostException | RuntimeException e) {
+                failed.set(e);
+            }
+        }
+
+        @Override
+        public void reconnected(VhostUserFrontend frontend) {
+            reconnected.incrementAndGet();
+        }
+    }
+
+    @Test
+    void listenerReconnectsAutomaticallyWhenTheBackendReturns() throws Exception {
+        Path path = dir.resolve("auto.sock");
+        long protocol = ProtocolFeature.REPLY_ACK.mask();
+        RawBackend first = RawBackend.listen(path);
+        CompletableFuture<Void> peer1 = script(first, bk -> respond(bk, protocol, new ArrayList<>()));
+        AutoReconnect auto = new AutoReconnect();
+        try (VhostUserFrontend fe = VhostUserFrontends.connect(path, quick().withConnectTimeout(Duration.ofSeconds(20)))) {
+            fe.addReconnectListener(auto);
+            negotiate(fe);
+            fe.setOwner();
+            first.close();
+            peer1.get(10, TimeUnit.SECONDS);
+            List<RawBackend.Message> seen = new CopyOnWriteArrayList<>();
+            try (RawBackend second = RawBackend.listen(path)) {
+                CompletableFuture<Void> peer2 = script(second, bk -> respond(bk, protocol, seen));
+                await().atMost(Duration.ofSeconds(20)).until(() -> auto.reconnected.get() == 1 || auto.failed.get() != null);
+                assertEquals(null, auto.failed.get());
+                assertTrue(fe.isConnected());
+                assertEquals(OFFERED, fe.getFeatures().bits());
+                assertEquals(List.of(1, 15, 16, 3, 2, 1), seen.stream().map(RawBackend.Message::request).toList());
+                fe.close();
+                peer2.get(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            first.close();
+        }
+    }
+
+    @Test
+    void closeWhileTheListenerIsReconnectingReturnsAndLeaksNothing() throws Exception {
+        Path path = dir.resolve("gone.sock");
+        RawBackend only = RawBackend.listen(path);
+        CompletableFuture<Void> peer = script(only, bk -> respond(bk, 0, new ArrayList<>()));
+        AutoReconnect auto = new AutoReconnect();
+        VhostUserFrontend fe = VhostUserFrontends.connect(path, quick().withConnectTimeout(Duration.ofSeconds(50)));
+        try {
+            fe.addReconnectListener(auto);
+            fe.getFeatures();
+            only.close(); // never comes back: the listener keeps retrying to connect
+            peer.get(10, TimeUnit.SECONDS);
+            await().atMost(Duration.ofSeconds(10)).until(() -> !fe.isConnected());
+        } finally {
+            fe.close(); // must interrupt the retrying listener thread, not wait 50 s for it
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> auto.failed.get() != null);
+        assertEquals(0, auto.reconnected.get());
     }
 
     @Test

@@ -198,6 +198,22 @@ class FrontendRawBackendTest {
     }
 
     @Test
+    void replyCarryingAnUnexpectedFdIsRejectedAndTheFdClosed() throws Exception {
+        try (RawBackend b = RawBackend.listen(dir.resolve("fd.sock"));
+                Fd stray = EventFds.create(0, "stray fd")) {
+            CompletableFuture<Void> peer = script(b, bk -> {
+                bk.expect(GET_FEATURES);
+                bk.send(GET_FEATURES, RawBackend.VERSION | RawBackend.REPLY, RawBackend.u64(OFFERED), stray);
+            });
+            try (VhostUserFrontend fe = VhostUserFrontends.connect(b.path(), quick())) {
+                ProtocolViolationException e = assertThrows(ProtocolViolationException.class, fe::getFeatures);
+                assertTrue(e.getMessage().contains("GET_FEATURES") && e.getMessage().contains("fd"), e.getMessage());
+                peer.get(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
     void missingReplyTimesOut() throws Exception {
         try (RawBackend b = RawBackend.listen(dir.resolve("silent.sock"))) {
             CompletableFuture<Void> peer = script(b, bk -> bk.expect(GET_FEATURES));
