@@ -11,11 +11,18 @@ import io.vhost.api.error.VhostException;
 import io.vhost.api.feature.ProtocolFeature;
 import io.vhost.api.feature.VirtioFeature;
 import io.vhost.api.message.ConfigSpace;
+import io.vhost.api.message.InflightRegion;
+import io.vhost.api.message.LogRegion;
 import io.vhost.api.message.MemoryRegion;
 import io.vhost.api.message.MemoryTable;
 import io.vhost.api.message.VringAddress;
+import io.vhost.impl.memory.DirtyLog;
+import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.InflightSplitQueue;
 import io.vhost.impl.memory.MemoryView;
 import io.vhost.impl.memory.SharedGuestMemory;
+import io.vhost.impl.sys.Mapping;
+import io.vhost.impl.sys.Mman;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Unistd;
 import io.vhost.impl.virtqueue.SplitVirtqueue;
@@ -49,10 +56,13 @@ import java.util.Optional;
  *   <li>{@code GET_VRING_BASE} takes the ring's lock, which the worker holds for a whole batch: it returns only once
  *       every popped chain was completed (drain), then stops the ring and drops its kick and call fds.</li>
  *   <li>A malformed ring is marked broken, logged, its error eventfd signalled; the other queues keep running.</li>
+ *   <li>Migration and reconnection: {@code VHOST_F_LOG_ALL} with {@code LOG_SHMFD} (descriptor buffers and, with
+ *       {@code VHOST_VRING_F_LOG}, the used ring are marked in the dirty log; a new log replaces the old one while
+ *       rings run); {@code INFLIGHT_SHMFD} (the framework allocates the inflight buffer, marks popped heads,
+ *       commits used batches, and resubmits inflight heads after a reconnect).</li>
  * </ul>
  *
- * <p>Not offered yet: inflight tracking ({@code INFLIGHT_SHMFD}), dirty logging ({@code LOG_SHMFD}), packed rings,
- * IOTLB.
+ * <p>Not offered yet: packed rings, IOTLB, postcopy, device state transfer.
  */
 public final class DeviceBackend implements BackendHandler {
 
@@ -65,6 +75,11 @@ public final class DeviceBackend implements BackendHandler {
     private final QueueWorker[] workerOfRing;
     private final List<QueueWorker> workers = new ArrayList<>();
     private final RegionMappings regions = new RegionMappings();
+    private final DirtyLogHolder dirtyLog = new DirtyLogHolder();
+    private OwnedFd logFd;
+    /** The inflight buffer (GET/SET_INFLIGHT_FD) and its layout; guarded by the rings' stop (set while stopped). */
+    private Mapping inflight;
+    private InflightRegion inflightLayout;
     private volatile long ackedFeatures;
     private boolean closed;
 
@@ -117,13 +132,15 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public long features() {
-        return device.features();
+        // Dirty logging is the framework's business: every device can be migrated.
+        return device.features() | VirtioFeature.LOG_ALL.mask();
     }
 
     @Override
     public void setFeatures(long acked) throws VhostException {
-        device.setFeatures(acked);
+        device.setFeatures(acked & ~VirtioFeature.LOG_ALL.mask());
         ackedFeatures = acked;
+        dirtyLog.setLogging((acked & VirtioFeature.LOG_ALL.mask()) != 0);
         for (Vring r : rings) {
             r.lock.lock();
             try {
@@ -143,7 +160,8 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public long protocolFeatures() {
-        long f = ProtocolFeature.CONFIGURE_MEM_SLOTS.mask() | ProtocolFeature.RESET_DEVICE.mask();
+        long f = ProtocolFeature.CONFIGURE_MEM_SLOTS.mask() | ProtocolFeature.RESET_DEVICE.mask()
+                | ProtocolFeature.LOG_SHMFD.mask() | ProtocolFeature.INFLIGHT_SHMFD.mask();
         if (device.configSize() > 0) {
             f |= ProtocolFeature.CONFIG.mask();
         }
@@ -214,6 +232,8 @@ public final class DeviceBackend implements BackendHandler {
                 r.queue.configure(view.table(), r.descUser, r.availUser, r.usedUser);
                 r.memoryEpoch = view.epoch();
             }
+            r.queue.setDirtyLog(dirtyLog, address.logGuestAddress(), (address.flags() & VringAddress.F_LOG) != 0);
+            attachInflight(r);
             r.addressed = true;
         } finally {
             r.lock.unlock();
@@ -342,6 +362,116 @@ public final class DeviceBackend implements BackendHandler {
         }
     }
 
+    // ---- migration: dirty log ------------------------------------------------------------------------------------
+
+    @Override
+    public void setLogBase(LogRegion log, Fd fd) throws VhostException {
+        long aligned = log.offset() & ~(DirtyLog.PAGE_SIZE - 1);
+        long delta = log.offset() - aligned;
+        Mapping mapping;
+        try {
+            mapping = Mman.map(fd.number(), aligned, log.sizeBytes() + delta, true, "dirty log");
+        } catch (NativeCallException e) {
+            throw new RequestRejectedException("SET_LOG_BASE size " + log.sizeBytes() + " offset " + log.offset()
+                    + ": cannot map the log fd: " + e.getMessage(), e);
+        }
+        try {
+            DirtyLog bitmap = new DirtyLog(mapping.segment().asSlice(delta, log.sizeBytes()), log.sizeBytes());
+            dirtyLog.replace(bitmap, mapping); // the previous log is unmapped once no writer uses it
+            LOG.log(Level.DEBUG, () -> session.name() + ": dirty log of " + log.sizeBytes() + " bytes");
+        } catch (IllegalArgumentException e) {
+            mapping.close();
+            throw new RequestRejectedException("SET_LOG_BASE: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void setLogFd(Fd fd) throws VhostException {
+        OwnedFd previous = logFd;
+        logFd = adopt(fd, "log eventfd");
+        if (previous != null) {
+            previous.close();
+        }
+    }
+
+    // ---- inflight I/O tracking ---------------------------------------------------------------------------------
+
+    @Override
+    public InflightArea getInflightFd(InflightRegion request) throws VhostException {
+        if (request.queueSize() > device.maxQueueSize() || Integer.bitCount(request.queueSize()) != 1) {
+            throw new RequestRejectedException("GET_INFLIGHT_FD queue_size " + request.queueSize()
+                    + " is not a power of two up to the device's " + device.maxQueueSize());
+        }
+        if (request.numQueues() > rings.length) {
+            throw new RequestRejectedException("GET_INFLIGHT_FD num_queues " + request.numQueues()
+                    + " exceeds the device's " + rings.length + " queues");
+        }
+        long size = InflightSplitQueue.mmapBytes(request.numQueues(), request.queueSize());
+        OwnedFd memfd = Mman.memfd("vhost-inflight", size);
+        try {
+            installInflight(Mman.map(memfd.number(), 0, size, true, "inflight buffer"),
+                    new InflightRegion(size, 0, request.numQueues(), request.queueSize()));
+            return new InflightArea(new InflightRegion(size, 0, request.numQueues(), request.queueSize()), memfd);
+        } catch (NativeCallException | RuntimeException e) {
+            memfd.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void setInflightFd(InflightRegion region, Fd fd) throws VhostException {
+        long need = InflightSplitQueue.mmapBytes(region.numQueues(), region.queueSize());
+        if (region.mmapSizeBytes() < need) {
+            throw new RequestRejectedException("SET_INFLIGHT_FD mmap_size " + region.mmapSizeBytes() + " is smaller"
+                    + " than the " + need + " bytes " + region.numQueues() + " queues of " + region.queueSize()
+                    + " descriptors need");
+        }
+        long aligned = region.mmapOffset() & ~(DirtyLog.PAGE_SIZE - 1);
+        long delta = region.mmapOffset() - aligned;
+        Mapping mapping;
+        try {
+            mapping = Mman.map(fd.number(), aligned, region.mmapSizeBytes() + delta, true, "inflight buffer");
+        } catch (NativeCallException e) {
+            throw new RequestRejectedException("SET_INFLIGHT_FD: cannot map the inflight fd: " + e.getMessage(), e);
+        }
+        installInflight(mapping, new InflightRegion(region.mmapSizeBytes(), delta, region.numQueues(),
+                region.queueSize()));
+    }
+
+    private void installInflight(Mapping mapping, InflightRegion layout) {
+        LOG.log(Level.DEBUG, () -> session.name() + ": inflight buffer of " + layout.mmapSizeBytes() + " bytes for "
+                + layout.numQueues() + " queues of " + layout.queueSize());
+        Mapping previous;
+        synchronized (workers) {
+            previous = inflight;
+            inflight = mapping;
+            inflightLayout = layout;
+        }
+        if (previous != null) {
+            previous.close();
+        }
+    }
+
+    /** Attaches the queue's part of the inflight buffer, if there is one; the caller holds the ring's lock. */
+    private void attachInflight(Vring r) throws VhostException {
+        Mapping m;
+        InflightRegion layout;
+        synchronized (workers) {
+            m = inflight;
+            layout = inflightLayout;
+        }
+        if (m == null || r.index >= layout.numQueues()) {
+            r.queue.attachInflight(null);
+            return;
+        }
+        if (layout.queueSize() != r.size) {
+            throw new RequestRejectedException("queue " + r.index + " has " + r.size + " descriptors but the inflight"
+                    + " buffer was laid out for " + layout.queueSize());
+        }
+        r.queue.attachInflight(InflightSplitQueue.ofQueue(m.segment().asSlice(layout.mmapOffset()), r.index,
+                layout.queueSize()));
+    }
+
     // ---- config, reset, close ----------------------------------------------------------------------------------
 
     @Override
@@ -419,6 +549,16 @@ public final class DeviceBackend implements BackendHandler {
             workers.clear();
         }
         regions.close();
+        dirtyLog.close();
+        if (logFd != null) {
+            logFd.close();
+        }
+        synchronized (workers) {
+            if (inflight != null) {
+                inflight.close();
+                inflight = null;
+            }
+        }
         device.reset();
     }
 

@@ -114,7 +114,8 @@ class DaemonOverEngineTest {
     @Test
     void aQemuLikeSessionProcessesARingKickedBeforeItWasEnabled() throws Exception {
         long offered = call64(FrontendRequest.GET_FEATURES);
-        assertEquals(device.features() | BIT30, offered);
+        assertEquals(device.features() | VirtioFeature.LOG_ALL.mask() | BIT30, offered, "device features, LOG_ALL"
+                + " (the framework logs dirty pages) and PROTOCOL_FEATURES");
         long protocol = call64(FrontendRequest.GET_PROTOCOL_FEATURES);
         long wanted = ProtocolFeature.REPLY_ACK.mask() | ProtocolFeature.CONFIG.mask() | ProtocolFeature.MQ.mask();
         assertEquals(wanted, protocol & wanted, "REPLY_ACK, CONFIG and MQ are offered");

@@ -496,4 +496,76 @@ class DeviceBackendTest {
         assertEquals("MOVED", q.response(out, 5));
         q.callOwner.close();
     }
+
+    @Test
+    void withLogAllTheDirtyLogMarksWrittenBuffersAndTheUsedRing() throws Exception {
+        start(new EchoDevice(1, 1), VirtioFeature.LOG_ALL.mask());
+        long logBytes = MEM_SIZE / 4096 / 8;
+        try (OwnedFd logFd = Mman.memfd("dirty-log", 4096);
+                Mapping log = Mman.map(logFd.number(), 0, 4096, true, "test dirty log")) {
+            backend.setLogBase(new io.vhost.api.message.LogRegion(logBytes, 0), logFd);
+            GuestQueue q = new GuestQueue(0);
+            long usedGpa = q.base + 0x2000;
+            backend.setVringAddress(0, new VringAddress(0, VringAddress.F_LOG, USER_BASE + q.base,
+                    USER_BASE + usedGpa, USER_BASE + q.base + 0x1000, usedGpa));
+            backend.setVringEnable(0, true);
+            q.nextBuffer = 0x80000 - 0x100; // the response buffer lands at 0x80000: page 0x80
+            q.add("dirty");
+            q.kick();
+            await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() != null);
+            MemorySegment bits = log.segment();
+            java.util.function.LongPredicate dirty = page -> (bits.get(ValueLayout.JAVA_BYTE, page / 8)
+                    & (1 << (page % 8))) != 0;
+            assertTrue(dirty.test(0x80000 / 4096), "the written response page is not marked");
+            assertTrue(dirty.test(usedGpa / 4096), "the used ring page is not marked");
+            assertFalse(dirty.test(0x7f000 / 4096), "a page only read by the device is marked");
+            q.callOwner.close();
+        }
+    }
+
+    @Test
+    void inflightHeadsOfACrashedBackendAreResubmittedAfterReconnect() throws Exception {
+        start(new EchoDevice(1, 1), 0);
+        io.vhost.api.backend.BackendHandler.InflightArea area = backend.getInflightFd(
+                new io.vhost.api.message.InflightRegion(0, 0, 1, QSIZE));
+        try (Fd inflightFd = area.fd();
+                Mapping view = Mman.map(inflightFd.number(), 0, area.region().mmapSizeBytes(), true, "test inflight")) {
+            GuestQueue q = new GuestQueue(0);
+            backend.setVringEnable(0, true);
+            q.add("first");
+            q.kick();
+            await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() != null);
+            io.vhost.impl.memory.InflightSplitQueue region = io.vhost.impl.memory.InflightSplitQueue.ofQueue(
+                    view.segment(), 0, QSIZE);
+            assertTrue(region.isInitialized());
+            assertEquals(1, region.usedIndex());
+            // The back-end crashes after popping "second" (marked inflight) but before completing it.
+            int second = q.add("second");
+            long out = q.lastOut;
+            region.markInflight(second, 7);
+            q.callOwner.close();
+            session.supervisor.close();
+            backend.close();
+
+            // Reconnect: a new back-end gets the same inflight buffer back and resumes after "second".
+            session = new TestSession();
+            backend = new DeviceBackend(device, session);
+            backend.setMemoryTable(new MemoryTable(List.of(new MemoryRegion(0, MEM_SIZE, USER_BASE, 0))),
+                    List.of(memfd));
+            backend.setInflightFd(area.region(), inflightFd);
+            backend.setVringNum(0, QSIZE);
+            backend.setVringBase(0, 2);
+            backend.setVringAddress(0, new VringAddress(0, 0, USER_BASE + q.base, USER_BASE + q.base + 0x2000,
+                    USER_BASE + q.base + 0x1000, 0));
+            try (OwnedFd kick = EventFds.create(EventFds.EFD_NONBLOCK, "kick after reconnect")) {
+                backend.setVringKick(0, Optional.of(kick.take()));
+                backend.setVringEnable(0, true);
+                await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() instanceof DriverRing.Used u
+                        && u.head() == second);
+            }
+            assertEquals("SECOND", q.response(out, 6));
+            assertFalse(region.isInflight(second));
+            assertEquals(2, region.usedIndex());
+        }
+    }
 }
