@@ -129,6 +129,10 @@ class GuestBlkIT {
             GuestVm.Result r = guest.run(sock, 1, pattern, dir.resolve("qemu.log"), QEMU_TIMEOUT);
             assertGuestUsedTheImage(r, img, pattern, "vhost-device-blk (ours)");
             assertTrue(device.isAlive(), () -> "the device died with the guest: " + readQuietly(log));
+            // A second VM on the same socket: the serve loop accepts it and the image is still usable.
+            String second = pattern + "-2nd";
+            GuestVm.Result r2 = guest.run(sock, 1, second, dir.resolve("qemu2.log"), QEMU_TIMEOUT);
+            assertGuestUsedTheImage(r2, img, second, "vhost-device-blk (ours), second VM");
             // SIGTERM: a clean, prompt exit that removes the socket.
             device.destroy();
             assertTrue(device.waitFor(20, TimeUnit.SECONDS), () -> "no exit on SIGTERM: " + readQuietly(log));
