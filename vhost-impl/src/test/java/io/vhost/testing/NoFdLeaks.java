@@ -1,6 +1,7 @@
 package io.vhost.testing;
 
 import java.lang.annotation.ElementType;
+import java.lang.annotation.Inherited;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
@@ -10,6 +11,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * Fails a test class (and, with {@code eachTest = true}, each test) that leaves more file descriptors open in
  * {@code /proc/self/fd} than it found, naming each leaked fd's target.
  */
+@Inherited
 @Retention(RetentionPolicy.RUNTIME)
 @Target(ElementType.TYPE)
 @ExtendWith(FdLeakExtension.class)

@@ -205,6 +205,23 @@ public final class Poller implements AutoCloseable {
     }
 
     /**
+     * Wakes the thread waiting on {@code fd}, if any, as if the fd were ready. Owners call this when they close an fd
+     * that a thread may be waiting on; the woken thread retries its operation and sees the closed state.
+     *
+     * @param fd the descriptor
+     * @return {@code true} if a waiter was woken
+     */
+    public boolean wakeup(int fd) {
+        Waiter w = waiters.get(fd);
+        if (w == null) {
+            return false;
+        }
+        w.fired = true;
+        LockSupport.unpark(w.thread);
+        return true;
+    }
+
+    /**
      * Returns how many threads wait right now (for tests and diagnostics).
      *
      * @return the number of registered waiters

@@ -26,6 +26,8 @@ public final class Unistd {
     public static final int O_CLOEXEC = 0x80000;
     /** {@code F_GETFD}. */
     public static final int F_GETFD = 1;
+    /** {@code F_SETFD}. */
+    public static final int F_SETFD = 2;
     /** {@code F_GETFL}. */
     public static final int F_GETFL = 3;
     /** {@code F_SETFL}. */

@@ -1,7 +1,9 @@
 package io.vhost.impl.transport;
 
 import io.vhost.api.Fd;
+import io.vhost.api.error.NativeCallException;
 import io.vhost.impl.sys.OwnedFd;
+import io.vhost.impl.sys.Sockets;
 import io.vhost.impl.sys.PeerCredentials;
 import io.vhost.impl.sys.Unistd;
 import java.io.FileDescriptor;
@@ -33,6 +35,8 @@ final class JunixConnection implements Connection {
     private final InputStream in;
     private final OutputStream out;
     private final String description;
+    private final int fd;
+    private final OwnedFd owned;
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ReentrantLock receiveLock = new ReentrantLock();
     private byte[] sendStaging = new byte[256];
@@ -51,8 +55,9 @@ final class JunixConnection implements Connection {
             connected.close();
             throw e;
         }
-        connected.release();
+        this.owned = connected;
         this.socket = s;
+        this.fd = number;
         this.description = "junixsocket " + description + " (fd " + number + ")";
         try {
             socket.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_BYTES);
@@ -60,6 +65,7 @@ final class JunixConnection implements Connection {
             this.out = socket.getOutputStream();
         } catch (IOException | RuntimeException e) {
             socket.close();
+            connected.close();
             throw e;
         }
     }
@@ -185,15 +191,13 @@ final class JunixConnection implements Connection {
             return;
         }
         shutDown = true;
+        // shutdown(2) on the descriptor itself: junixsocket's shutdownInput() does not wake a reader blocked in its
+        // native read, while SHUT_RDWR makes that read return end of stream at once.
         try {
-            socket.shutdownInput();
-        } catch (IOException e) {
-            // already shut down or the peer has gone: nothing left to unblock
-        }
-        try {
-            socket.shutdownOutput();
-        } catch (IOException e) {
-            // as above
+            Sockets.shutdown(fd, Sockets.SHUT_RDWR);
+        } catch (NativeCallException e) {
+            System.getLogger(JunixConnection.class.getName()).log(System.Logger.Level.DEBUG,
+                    description + ": shutdown: " + e.getMessage());
         }
     }
 
@@ -229,6 +233,8 @@ final class JunixConnection implements Connection {
             System.getLogger(JunixConnection.class.getName()).log(System.Logger.Level.DEBUG,
                     description + ": close: " + e.getMessage());
         } finally {
+            owned.close(); // junixsocket does not close a descriptor it was given through FileDescriptorCast
+
             sendLock.unlock();
             receiveLock.unlock();
         }
@@ -256,6 +262,8 @@ final class JunixConnection implements Connection {
             for (FileDescriptor fd : received) {
                 int number = FileDescriptorCast.using(fd).as(Integer.class);
                 into.add(OwnedFd.of(number, "fd " + (into.size() + 1) + " received on " + description));
+                // junixsocket does not receive with MSG_CMSG_CLOEXEC: set it now (a small window remains)
+                Unistd.fcntl(number, Unistd.F_SETFD, Unistd.FD_CLOEXEC);
             }
             socket.clearReceivedFileDescriptors();
         }

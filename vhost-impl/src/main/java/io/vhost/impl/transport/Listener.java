@@ -14,15 +14,17 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A listening unix stream socket (vhost-user server mode) that produces {@link Connection}s.
  *
  * <p>{@link #bind} refuses a path that exists and is not a socket, refuses a socket somebody listens on, and replaces
  * a stale socket nobody listens on. {@link #close()} unlinks the path if this listener created it and it still is the
- * same file. {@link #accept()} is safe on virtual threads (it waits through the poller) and on platform threads (it
- * waits in {@code poll(2)}); {@link #close()} from another thread wakes a blocked accept, which throws
- * {@link IOException} "... closed".
+ * same file. {@link #accept()} is safe on virtual threads (it waits through the shared poller) and on platform
+ * threads (it waits in {@code poll(2)} in 100 ms slices); {@link #close()} from another thread wakes a blocked accept
+ * (a platform thread within one slice), which throws {@link IOException} "... closed", and closes the socket once no
+ * accept uses it.
  */
 public final class Listener implements AutoCloseable {
 
@@ -30,6 +32,7 @@ public final class Listener implements AutoCloseable {
     private static final int BACKLOG = 16;
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
+    private static final int PLATFORM_POLL_SLICE_MILLIS = 100;
 
     private final OwnedFd socket;
     private final int fd;
@@ -38,6 +41,7 @@ public final class Listener implements AutoCloseable {
     private final TransportKind kind;
     private final String description;
     private final AtomicInteger accepted = new AtomicInteger();
+    private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
     private Listener(OwnedFd socket, Path path, Object fileKey, TransportKind kind, String description) {
@@ -121,21 +125,26 @@ public final class Listener implements AutoCloseable {
      * @throws IOException if the listener is closed (also while waiting) or accept fails
      */
     public Connection accept() throws IOException {
-        while (true) {
-            if (closed) {
-                throw new IOException("listener " + description + " closed");
+        inUse.readLock().lock();
+        try {
+            while (true) {
+                if (closed) {
+                    throw new IOException("listener " + description + " closed");
+                }
+                int n = accepted.get() + 1;
+                OwnedFd conn = Sockets.accept(fd, 0, "connection " + description + "#" + n);
+                if (conn != null) {
+                    accepted.incrementAndGet();
+                    return Transports.wrap(conn, kind, description + "#" + n);
+                }
+                if (Thread.currentThread().isVirtual()) {
+                    Poller.shared().awaitReadable(fd); // close() wakes this through Poller.wakeup
+                } else {
+                    Unistd.poll(fd, Unistd.POLLIN, PLATFORM_POLL_SLICE_MILLIS); // re-checks closed each slice
+                }
             }
-            int n = accepted.get() + 1;
-            OwnedFd conn = Sockets.accept(socket.number(), 0, "connection " + description + "#" + n);
-            if (conn != null) {
-                accepted.incrementAndGet();
-                return Transports.wrap(conn, kind, description + "#" + n);
-            }
-            if (Thread.currentThread().isVirtual()) {
-                Poller.shared().awaitReadable(fd);
-            } else {
-                Unistd.poll(fd, Unistd.POLLIN, -1);
-            }
+        } finally {
+            inUse.readLock().unlock();
         }
     }
 
@@ -164,12 +173,13 @@ public final class Listener implements AutoCloseable {
             return;
         }
         closed = true;
+        Poller.shared().wakeup(fd);
+        inUse.writeLock().lock();
         try {
-            Sockets.shutdown(fd, Sockets.SHUT_RDWR);
-        } catch (NativeCallException e) {
-            LOG.log(System.Logger.Level.DEBUG, description + ": shutdown: " + e.getMessage());
+            socket.close();
+        } finally {
+            inUse.writeLock().unlock();
         }
-        socket.close();
         if (path != null) {
             try {
                 Object key = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)

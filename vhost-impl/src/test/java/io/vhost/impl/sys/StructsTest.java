@@ -83,7 +83,7 @@ class StructsTest {
               P("MFD_CLOEXEC", MFD_CLOEXEC); P("MFD_ALLOW_SEALING", MFD_ALLOW_SEALING);
               P("F_SEAL_SEAL", F_SEAL_SEAL); P("F_SEAL_SHRINK", F_SEAL_SHRINK); P("F_SEAL_GROW", F_SEAL_GROW);
               P("F_SEAL_WRITE", F_SEAL_WRITE); P("F_ADD_SEALS", F_ADD_SEALS); P("F_GET_SEALS", F_GET_SEALS);
-              P("F_GETFD", F_GETFD); P("F_GETFL", F_GETFL); P("F_SETFL", F_SETFL); P("FD_CLOEXEC", FD_CLOEXEC);
+              P("F_GETFD", F_GETFD); P("F_SETFD", F_SETFD); P("F_GETFL", F_GETFL); P("F_SETFL", F_SETFL); P("FD_CLOEXEC", FD_CLOEXEC);
               P("O_NONBLOCK", O_NONBLOCK); P("O_CLOEXEC", O_CLOEXEC);
               P("PROT_READ", PROT_READ); P("PROT_WRITE", PROT_WRITE); P("MAP_SHARED", MAP_SHARED);
               P("POLLIN", POLLIN); P("POLLOUT", POLLOUT); P("POLLERR", POLLERR); P("POLLHUP", POLLHUP);
@@ -221,6 +221,7 @@ class StructsTest {
         same("F_ADD_SEALS", Unistd.F_ADD_SEALS);
         same("F_GET_SEALS", Unistd.F_GET_SEALS);
         same("F_GETFD", Unistd.F_GETFD);
+        same("F_SETFD", Unistd.F_SETFD);
         same("F_GETFL", Unistd.F_GETFL);
         same("F_SETFL", Unistd.F_SETFL);
         same("FD_CLOEXEC", Unistd.FD_CLOEXEC);

@@ -1,0 +1,60 @@
+package io.vhost.impl.transport;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vhost.api.Fd;
+import io.vhost.api.error.PeerDisconnectedException;
+import io.vhost.impl.poll.Poller;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class FfmConnectionTest extends ConnectionContractTest {
+
+    @Override
+    TransportKind kind() {
+        return TransportKind.FFM;
+    }
+
+    @Test
+    void aVirtualThreadReceivesThroughThePoller() throws Exception {
+        AtomicReference<Object> result = new AtomicReference<>();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try {
+                List<Fd> fds = new ArrayList<>();
+                result.set(receive(b, fds, true));
+                fds.forEach(Fd::close);
+            } catch (IOException | RuntimeException e) {
+                result.set(e);
+            }
+        });
+        await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= 1);
+        a.send(message(1, new byte[] {1, 2, 3}, false), List.of(eventfd("kick")));
+        assertTrue(reader.join(BOUND));
+        assertArrayEquals(new byte[] {1, 2, 3}, (byte[]) result.get());
+    }
+
+    @Test
+    void shutdownUnblocksAVirtualThreadReceiver() throws Exception {
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try {
+                b.receiveHeader(ByteBuffer.allocate(12));
+            } catch (IOException | RuntimeException e) {
+                thrown.set(e);
+            }
+        });
+        await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= 1);
+        b.shutdown();
+        assertTrue(reader.join(BOUND));
+        assertInstanceOf(PeerDisconnectedException.class, thrown.get());
+        assertEquals(0, Poller.shared().waiterCount());
+    }
+}
