@@ -60,11 +60,10 @@ public final class BackendSession implements AutoCloseable {
         this.engine = engine;
         this.metrics = metrics;
         Supervisor.Task body = () -> {
-            try {
-                engine.run();
-            } finally {
-                supervisor.shutdown(); // the reader's end is the session's end: stop the device workers too
-            }
+            engine.run();
+            // a normal end (the front-end closed the connection) ends the session too: stop the device workers.
+            // A failure is thrown instead, so that the supervisor records it as the cause before it shuts down.
+            supervisor.shutdown();
         };
         this.reader = transport == TransportKind.FFM ? supervisor.fork("reader", body)
                 : supervisor.forkPlatform("reader", body);

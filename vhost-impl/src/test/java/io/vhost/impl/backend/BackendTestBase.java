@@ -1,5 +1,6 @@
 package io.vhost.impl.backend;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.vhost.api.feature.ProtocolFeature;
@@ -113,7 +114,9 @@ abstract class BackendTestBase {
         return m;
     }
 
+    /** Returns the session serving {@link #fe}, waiting for the serve loop to register it. */
     BackendSession session() {
-        return server.currentSession().orElseThrow();
+        return await().atMost(Duration.ofSeconds(5)).until(server::currentSession, java.util.Optional::isPresent)
+                .orElseThrow();
     }
 }
