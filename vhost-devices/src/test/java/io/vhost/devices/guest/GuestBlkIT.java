@@ -172,6 +172,49 @@ class GuestBlkIT {
     }
 
     @Test
+    void theGuestSurvivesADeviceCrashThroughQemuReconnectAndTheInflightBuffer(@TempDir Path dir) throws Exception {
+        Path img = image(dir);
+        Path sock = dir.resolve("blk-crash.sock");
+        String pattern = "vhost-java-crash-" + Long.toHexString(System.nanoTime());
+        Process first = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img),
+                dir.resolve("device1.log"));
+        Process second = null;
+        GuestVm.Running vm = null;
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(sock) || !first.isAlive());
+            assertTrue(first.isAlive(), () -> "the device exited: " + readQuietly(dir.resolve("device1.log")));
+            vm = guest.start(sock, 1, 1, pattern, 120, true, dir.resolve("qemu.log"));
+            GuestVm.Running running = vm;
+            // Kill the device while the guest does its I/O; a new process takes over the socket; QEMU reconnects,
+            // hands back the inflight buffer, and the guest's I/O completes.
+            await().atMost(Duration.ofSeconds(120)).until(() -> running.console().contains("VHT: write="));
+            first.destroyForcibly();
+            assertTrue(first.waitFor(10, TimeUnit.SECONDS));
+            second = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img),
+                    dir.resolve("device2.log"));
+            GuestVm.Result r = vm.finish(QEMU_TIMEOUT);
+            assertEquals(md5(img, 512), r.get("md5_sector0"));
+            assertEquals(pattern, r.get("readback"), "O_DIRECT read back across the device restart");
+            assertEquals(pattern, readAt(img, PATTERN_OFFSET, pattern.length()));
+            assertEquals("120", r.get("read_mib"));
+            assertTrue(r.values().containsKey("read_ms"), () -> "the read failed across the restart: " + r.values());
+            assertTrue(r.values().containsKey("done_ms"), () -> "the guest did not finish: " + r.values());
+            System.out.printf("device killed and restarted under the guest: 120 MiB O_DIRECT read %s ms (guest time),"
+                    + " wall %d ms%n", r.get("read_ms"), r.wall().toMillis());
+        } finally {
+            if (vm != null) {
+                vm.kill();
+            }
+            first.destroyForcibly();
+            first.waitFor(10, TimeUnit.SECONDS);
+            if (second != null) {
+                second.destroyForcibly();
+                second.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
     void theSameGuestOnQemuStorageDaemonGivesTheSameAnswers(@TempDir Path dir) throws Exception {
         assumeTrue(onPath("qemu-storage-daemon"), "qemu-storage-daemon is not installed (package qemu-system-x86)");
         Path img = image(dir);
