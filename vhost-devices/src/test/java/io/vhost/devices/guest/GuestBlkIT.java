@@ -128,6 +128,7 @@ class GuestBlkIT {
             assertTrue(device.isAlive(), () -> "the device exited: " + readQuietly(log));
             GuestVm.Result r = guest.run(sock, 1, pattern, dir.resolve("qemu.log"), QEMU_TIMEOUT);
             assertGuestUsedTheImage(r, img, pattern, "vhost-device-blk (ours)");
+            assertEquals('0', r.get("features").charAt(34), "packed ring without packed=on: " + r.get("features"));
             assertTrue(device.isAlive(), () -> "the device died with the guest: " + readQuietly(log));
             // A second VM on the same socket: the serve loop accepts it and the image is still usable.
             String second = pattern + "-2nd";
@@ -172,6 +173,27 @@ class GuestBlkIT {
     }
 
     @Test
+    void aGuestUsesPackedVirtqueuesOnOurDevice(@TempDir Path dir) throws Exception {
+        Path img = image(dir);
+        Path sock = dir.resolve("blk-packed.sock");
+        Path log = dir.resolve("device.log");
+        String pattern = "vhost-java-packed-" + Long.toHexString(System.nanoTime());
+        Process device = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img), log);
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(sock) || !device.isAlive());
+            assertTrue(device.isAlive(), () -> "the device exited: " + readQuietly(log));
+            GuestVm.Result r = guest.start(sock, 1, 1, pattern, 64, false, ",packed=on", dir.resolve("qemu.log"))
+                    .finish(QEMU_TIMEOUT);
+            assertGuestUsedTheImage(r, img, pattern, "vhost-device-blk (ours), packed virtqueue");
+            assertEquals('1', r.get("features").charAt(34), "VIRTIO_F_RING_PACKED (bit 34) was not negotiated: "
+                    + r.get("features"));
+        } finally {
+            device.destroyForcibly();
+            device.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void theGuestSurvivesADeviceCrashThroughQemuReconnectAndTheInflightBuffer(@TempDir Path dir) throws Exception {
         Path img = image(dir);
         Path sock = dir.resolve("blk-crash.sock");
@@ -183,7 +205,7 @@ class GuestBlkIT {
         try {
             await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(sock) || !first.isAlive());
             assertTrue(first.isAlive(), () -> "the device exited: " + readQuietly(dir.resolve("device1.log")));
-            vm = guest.start(sock, 1, 1, pattern, 120, true, dir.resolve("qemu.log"));
+            vm = guest.start(sock, 1, 1, pattern, 120, true, "", dir.resolve("qemu.log"));
             GuestVm.Running running = vm;
             // Kill the device while the guest does its I/O; a new process takes over the socket; QEMU reconnects,
             // hands back the inflight buffer, and the guest's I/O completes.

@@ -67,13 +67,16 @@ public final class GuestVm {
      * @param dir where to put it
      * @return the guest
      */
-    public static GuestVm build(Path script, Path dir) throws IOException, InterruptedException {
+    public static GuestVm build(Path script, Path dir) throws IOException, InterruptedException,
+            java.security.NoSuchAlgorithmException {
         String kver = kernelVersion();
         if (kver == null) {
             throw new IllegalStateException("no /boot/vmlinuz-KVER with /lib/modules/KVER: install linux-image-amd64");
         }
         Files.createDirectories(dir);
-        Path out = dir.resolve("initramfs-" + kver + ".cpio.gz");
+        String scriptHash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(Files.readAllBytes(script))).substring(0, 12);
+        Path out = dir.resolve("initramfs-" + kver + "-" + scriptHash + ".cpio.gz"); // rebuilt when the script changes
         if (!Files.exists(out)) {
             Path log = dir.resolve("build-initramfs.log");
             Process p = new ProcessBuilder("bash", script.toString(), out.toString(), kver)
@@ -121,7 +124,7 @@ public final class GuestVm {
      */
     public Result run(Path socket, int numQueues, int cpus, String pattern, Path log, Duration timeout)
             throws IOException, InterruptedException {
-        return start(socket, numQueues, cpus, pattern, 64, false, log).finish(timeout);
+        return start(socket, numQueues, cpus, pattern, 64, false, "", log).finish(timeout);
     }
 
     /** A guest that is running; {@link #finish} waits for its power-off and always kills QEMU. */
@@ -201,16 +204,17 @@ public final class GuestVm {
      * @param pattern what the guest writes at 1 MiB
      * @param readMib size of the O_DIRECT sequential read
      * @param reconnect whether QEMU reconnects (every second) when the back-end goes away
+     * @param deviceProperties more properties of vhost-user-blk-pci, e.g. {@code ",packed=on"}
      * @param log where QEMU's console goes
      * @return the running guest
      */
     public Running start(Path socket, int numQueues, int cpus, String pattern, int readMib, boolean reconnect,
-                         Path log) throws IOException {
+                         String deviceProperties, Path log) throws IOException {
         List<String> cmd = List.of("qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "256",
                 "-smp", String.valueOf(cpus),
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
                 "-chardev", "socket,id=c0,path=" + socket + (reconnect ? ",reconnect=1" : ""),
-                "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + numQueues,
+                "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + numQueues + deviceProperties,
                 "-kernel", kernel.toString(), "-initrd", initramfs.toString(),
                 "-append", "console=ttyS0 quiet panic=-1 vht_pattern=" + pattern + " vht_read_mib=" + readMib,
                 "-no-reboot", "-nographic", "-nodefaults", "-serial", "stdio");

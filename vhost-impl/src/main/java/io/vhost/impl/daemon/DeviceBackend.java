@@ -25,7 +25,6 @@ import io.vhost.impl.sys.Mapping;
 import io.vhost.impl.sys.Mman;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Unistd;
-import io.vhost.impl.virtqueue.SplitVirtqueue;
 import java.io.InterruptedIOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -45,8 +44,9 @@ import java.util.Optional;
  *       {@code ADD_MEM_REG} and {@code REM_MEM_REG} publish a new table while rings run; each ring is re-resolved
  *       against the new table by its worker before its next batch; old mappings are unmapped once no worker
  *       holds them.</li>
- *   <li>Rings: split virtqueues laid out from the front-end user addresses of {@code SET_VRING_ADDR}, which also
- *       re-reads the used index (a rebooted guest reset it).</li>
+ *   <li>Rings: split virtqueues, or packed ones when {@code VIRTIO_F_RING_PACKED} is acked (the framework offers it
+ *       for every virtio 1.x device), laid out from the front-end user addresses of {@code SET_VRING_ADDR}, which
+ *       also re-reads the used index of split rings (a rebooted guest reset it).</li>
  *   <li>Workers: one virtual thread per queue group ({@link VhostUserDevice#workerOf}), a child of the session;
  *       it parks in the FFM poller until a kick eventfd of its group is readable (no virtual thread blocks in a
  *       native call), runs {@link VhostUserDevice#handleQueue} with driver notifications disabled, and signals the
@@ -62,7 +62,8 @@ import java.util.Optional;
  *       commits used batches, and resubmits inflight heads after a reconnect).</li>
  * </ul>
  *
- * <p>Not offered yet: packed rings, IOTLB, postcopy, device state transfer.
+ * <p>Not offered yet: inflight tracking of packed rings, IOTLB, postcopy, device state transfer, in-band
+ * notifications.
  */
 public final class DeviceBackend implements BackendHandler {
 
@@ -132,30 +133,27 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public long features() {
-        // Dirty logging is the framework's business: every device can be migrated.
-        return device.features() | VirtioFeature.LOG_ALL.mask();
+        // Dirty logging and the ring layout are the framework's business: every device can be migrated and can use
+        // packed rings.
+        long f = device.features() | VirtioFeature.LOG_ALL.mask();
+        return (f & VirtioFeature.VERSION_1.mask()) != 0 ? f | VirtioFeature.RING_PACKED.mask() : f;
     }
 
     @Override
     public void setFeatures(long acked) throws VhostException {
-        device.setFeatures(acked & ~VirtioFeature.LOG_ALL.mask());
+        device.setFeatures(acked & ~(VirtioFeature.LOG_ALL.mask() | VirtioFeature.RING_PACKED.mask()));
         ackedFeatures = acked;
         dirtyLog.setLogging((acked & VirtioFeature.LOG_ALL.mask()) != 0);
         for (Vring r : rings) {
             r.lock.lock();
             try {
                 if (r.queue != null) {
-                    applyFeatures(r.queue);
+                    r.queue.setFeatures(acked);
                 }
             } finally {
                 r.lock.unlock();
             }
         }
-    }
-
-    private void applyFeatures(SplitVirtqueue q) {
-        long f = ackedFeatures;
-        q.setFeatures((f & VirtioFeature.EVENT_IDX.mask()) != 0, (f & VirtioFeature.NOTIFY_ON_EMPTY.mask()) != 0);
     }
 
     @Override
@@ -206,10 +204,15 @@ public final class DeviceBackend implements BackendHandler {
         Vring r = ring(queue);
         r.lock.lock();
         try {
+            RingQueue q = RingQueue.create(queue, size, ackedFeatures);
+            q.setFeatures(ackedFeatures);
+            try {
+                q.setBase(r.base);
+            } catch (IllegalArgumentException e) {
+                q.setBase(0); // a base for another ring type or size: SET_VRING_BASE follows
+            }
             r.size = size;
-            r.queue = new SplitVirtqueue(queue, size);
-            applyFeatures(r.queue);
-            r.queue.setNextAvail(r.nextAvail);
+            r.queue = q;
             r.addressed = false;
         } finally {
             r.lock.unlock();
@@ -243,17 +246,19 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public void setVringBase(int queue, long base) throws VhostException {
-        if (base < 0 || base > 0xffff) {
-            throw new RequestRejectedException("SET_VRING_BASE " + base + " for queue " + queue
-                    + " exceeds 65535 (split rings use 16-bit indices; packed rings are not supported)");
-        }
         Vring r = ring(queue);
         r.lock.lock();
         try {
-            r.nextAvail = (int) base;
             if (r.queue != null) {
-                r.queue.setNextAvail(r.nextAvail);
+                try {
+                    r.queue.setBase(base);
+                } catch (IllegalArgumentException e) {
+                    throw new RequestRejectedException(e.getMessage(), e);
+                }
+            } else if (base < 0 || base > 0xffff_ffffL) {
+                throw new RequestRejectedException("SET_VRING_BASE " + base + " for queue " + queue + " is not a u32");
             }
+            r.base = base;
         } finally {
             r.lock.unlock();
         }
@@ -263,7 +268,7 @@ public final class DeviceBackend implements BackendHandler {
     public long getVringBase(int queue, StopMode mode) throws VhostException {
         Vring r = ring(queue);
         QueueWorker w = workerOfRing[queue];
-        int base;
+        long base;
         r.lock.lock(); // waits for the worker's current batch: every popped chain is completed (drain)
         try {
             r.started = false;
@@ -272,8 +277,8 @@ public final class DeviceBackend implements BackendHandler {
                 w.unwatchKick(r);
             }
             r.dropKickAndCall();
-            base = r.queue != null ? r.queue.nextAvail() : r.nextAvail;
-            r.nextAvail = base;
+            base = r.queue != null ? r.queue.base() : r.base;
+            r.base = base;
         } finally {
             r.lock.unlock();
         }
@@ -460,7 +465,7 @@ public final class DeviceBackend implements BackendHandler {
             m = inflight;
             layout = inflightLayout;
         }
-        if (m == null || r.index >= layout.numQueues()) {
+        if (m == null || r.index >= layout.numQueues() || !r.queue.tracksInflight()) {
             r.queue.attachInflight(null);
             return;
         }
@@ -519,7 +524,7 @@ public final class DeviceBackend implements BackendHandler {
                 r.kickPending = false;
                 r.queue = null;
                 r.addressed = false;
-                r.nextAvail = 0;
+                r.base = 0;
             } finally {
                 r.lock.unlock();
             }
@@ -693,7 +698,8 @@ public final class DeviceBackend implements BackendHandler {
                 return; // a pending kick stays pending until the ring is ready
             }
             r.kickPending = false;
-            SplitVirtqueue q = r.queue;
+            RingQueue ring = r.queue;
+            io.vhost.api.device.Virtqueue q = ring.view();
             MemoryView acquired;
             try {
                 acquired = regions.memory().acquire();
@@ -702,7 +708,7 @@ public final class DeviceBackend implements BackendHandler {
             }
             try (MemoryView view = acquired) {
                 if (view.epoch() != r.memoryEpoch) {
-                    q.remap(view.table());
+                    ring.remap(view.table());
                     r.memoryEpoch = view.epoch();
                 }
                 while (true) {

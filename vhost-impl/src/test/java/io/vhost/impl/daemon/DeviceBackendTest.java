@@ -462,7 +462,9 @@ class DeviceBackendTest {
         assertThrows(VhostException.class, () -> backend.setConfig(new io.vhost.api.message.ConfigSpace(0, 0,
                 new byte[] {1})));
         assertThrows(VhostException.class, () -> backend.setVringNum(1, QSIZE));
-        assertThrows(VhostException.class, () -> backend.setVringBase(0, 70000));
+        backend.setVringNum(0, QSIZE);
+        assertThrows(VhostException.class, () -> backend.setVringBase(0, 70000)); // split rings: 16-bit indices
+        assertThrows(VhostException.class, () -> backend.setVringBase(0, 1L << 32));
     }
 
     @Test
