@@ -8,13 +8,13 @@ module io.vhost.impl {
     requires static micrometer.core;
     requires java.logging;
 
-    exports io.vhost.impl.backend;
     exports io.vhost.impl.codec;
-    exports io.vhost.impl.daemon;
     exports io.vhost.impl.memory;
-    exports io.vhost.impl.metrics;
-    exports io.vhost.impl.poll;
-    exports io.vhost.impl.sys;
-    exports io.vhost.impl.transport;
     exports io.vhost.impl.virtqueue;
+    exports io.vhost.impl.sys;
+    exports io.vhost.impl.poll;
+    exports io.vhost.impl.transport;
+    exports io.vhost.impl.backend;
+    exports io.vhost.impl.metrics;
+    exports io.vhost.impl.daemon;
 }

@@ -15,9 +15,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.FileDescriptorCast;
+import io.vhost.impl.sys.OwnedFd;
+import io.vhost.impl.sys.Sockets;
+import io.vhost.impl.sys.Unistd;
+import java.nio.file.Files;
 
 /**
  * A scripted raw-socket vhost-user front-end for conformance tests: writes arbitrary headers, payloads and fds
@@ -39,6 +43,7 @@ public final class RawFrontend implements Closeable {
     private final AFUNIXSocket socket;
     private final InputStream in;
     private final OutputStream out;
+    private OwnedFd owner;
 
     private RawFrontend(AFUNIXSocket socket, Duration readTimeout) throws IOException {
         this.socket = socket;
@@ -68,15 +73,28 @@ public final class RawFrontend implements Closeable {
      * @throws IOException if bind fails
      */
     public static Server listen(Path path) throws IOException {
-        return new Server(AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(path)));
+        OwnedFd socket = Sockets.socket(0, "raw front-end listening socket " + path);
+        try {
+            Sockets.bind(socket.number(), path.toString());
+            Sockets.listen(socket.number(), 4);
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+        return new Server(socket, path);
     }
 
-    /** A listening socket for back-ends in client mode. */
+    /**
+     * A listening socket for back-ends in client mode. Plain socket calls on the test's platform thread (junixsocket's
+     * server socket leaves a connected socket behind when closed after an accept).
+     */
     public static final class Server implements Closeable {
-        private final AFUNIXServerSocket server;
+        private final OwnedFd socket;
+        private final Path path;
 
-        private Server(AFUNIXServerSocket server) {
-            this.server = server;
+        private Server(OwnedFd socket, Path path) {
+            this.socket = socket;
+            this.path = path;
         }
 
         /**
@@ -87,13 +105,29 @@ public final class RawFrontend implements Closeable {
          * @throws IOException if nobody connects in time
          */
         public RawFrontend accept(Duration timeout) throws IOException {
-            server.setSoTimeout((int) timeout.toMillis());
-            return new RawFrontend(server.accept(), timeout);
+            if (Unistd.poll(socket.number(), Unistd.POLLIN, (int) timeout.toMillis()) == 0) {
+                throw new SocketTimeoutException("no back-end connected to " + path + " within " + timeout);
+            }
+            OwnedFd connection = Sockets.accept(socket.number(), 0, "raw front-end connection on " + path);
+            if (connection == null) {
+                throw new SocketTimeoutException("accept on " + path + " found no connection");
+            }
+            try {
+                // a socket made by a cast does not close its descriptor: the front-end keeps the owner and closes it
+                FileDescriptor fd = FileDescriptorCast.unsafeUsing(connection.number()).getFileDescriptor();
+                RawFrontend fe = new RawFrontend(FileDescriptorCast.using(fd).as(AFUNIXSocket.class), timeout);
+                fe.owner = connection;
+                return fe;
+            } catch (IOException | RuntimeException e) {
+                connection.close();
+                throw e;
+            }
         }
 
         @Override
         public void close() throws IOException {
-            server.close();
+            socket.close();
+            Files.deleteIfExists(path);
         }
     }
 
@@ -346,7 +380,13 @@ public final class RawFrontend implements Closeable {
     /** Closes the socket (the back-end sees end of stream). */
     @Override
     public void close() throws IOException {
-        socket.close();
+        try {
+            socket.close();
+        } finally {
+            if (owner != null) {
+                owner.close();
+            }
+        }
     }
 
     private byte[] readFully(int n) throws IOException {
