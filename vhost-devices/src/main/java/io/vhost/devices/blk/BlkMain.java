@@ -2,9 +2,9 @@ package io.vhost.devices.blk;
 
 import io.vhost.api.error.NativeCallException;
 import io.vhost.impl.backend.BackendOptions;
-import io.vhost.impl.backend.BackendServer;
 import io.vhost.impl.backend.BackendSession;
 import io.vhost.impl.daemon.DeviceBackend;
+import io.vhost.impl.daemon.VhostUserDaemon;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Sockets;
 import java.io.IOException;
@@ -179,8 +179,8 @@ public final class BlkMain implements Callable<Integer> {
             Thread hook = new Thread(this::stop, "vhost-device-blk-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             try {
-                return socketPath != null ? serve(BackendServer.bind(socketPath, ctx -> new DeviceBackend(device, ctx),
-                        options), image) : serveFd(device, image, options, err);
+                return socketPath != null ? serve(VhostUserDaemon.bind(socketPath, device, options), image)
+                        : serveFd(device, image, options, err);
             } finally {
                 finished.countDown();
                 try {
@@ -196,7 +196,7 @@ public final class BlkMain implements Callable<Integer> {
         }
     }
 
-    private int serve(BackendServer s, BlkImage image) throws IOException, InterruptedException {
+    private int serve(VhostUserDaemon s, BlkImage image) throws IOException, InterruptedException {
         try (s) {
             stopper.set(s::shutdown);
             LOG.log(Level.INFO, "serving {0} on {1}", image, socketPath != null ? socketPath : "fd " + fd);
@@ -218,7 +218,7 @@ public final class BlkMain implements Callable<Integer> {
             return 2;
         }
         if (listening) {
-            return serve(BackendServer.adopt(owned, ctx -> new DeviceBackend(device, ctx), options), image);
+            return serve(VhostUserDaemon.adopt(owned, device, options), image);
         }
         try (BackendSession session = BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options)) {
             stopper.set(session::shutdown);
