@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The daemon framework: implements the engine's {@link BackendHandler} once for every {@link VhostUserDevice}, like
@@ -75,6 +76,8 @@ public final class DeviceBackend implements BackendHandler {
     private final Map<Integer, List<Vring>> groups = new LinkedHashMap<>();
     private final QueueWorker[] workerOfRing;
     private final List<QueueWorker> workers = new ArrayList<>();
+    /** Guards {@link #workers}, {@link #closed} and the inflight buffer fields. */
+    private final ReentrantLock stateLock = new ReentrantLock();
     private final RegionMappings regions = new RegionMappings();
     private final DirtyLogHolder dirtyLog = new DirtyLogHolder();
     private OwnedFd logFd;
@@ -114,8 +117,11 @@ public final class DeviceBackend implements BackendHandler {
             groups.computeIfAbsent(w, k -> new ArrayList<>()).add(rings[i]);
         }
         session.onShutdown(() -> {
-            synchronized (workers) {
+            stateLock.lock();
+            try {
                 workers.forEach(QueueWorker::wake);
+            } finally {
+                stateLock.unlock();
             }
         });
     }
@@ -447,10 +453,13 @@ public final class DeviceBackend implements BackendHandler {
         LOG.log(Level.DEBUG, () -> session.name() + ": inflight buffer of " + layout.mmapSizeBytes() + " bytes for "
                 + layout.numQueues() + " queues of " + layout.queueSize());
         Mapping previous;
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             previous = inflight;
             inflight = mapping;
             inflightLayout = layout;
+        } finally {
+            stateLock.unlock();
         }
         if (previous != null) {
             previous.close();
@@ -461,9 +470,12 @@ public final class DeviceBackend implements BackendHandler {
     private void attachInflight(Vring r) throws VhostException {
         Mapping m;
         InflightRegion layout;
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             m = inflight;
             layout = inflightLayout;
+        } finally {
+            stateLock.unlock();
         }
         if (m == null || r.index >= layout.numQueues() || !r.queue.tracksInflight()) {
             r.queue.attachInflight(null);
@@ -535,11 +547,14 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public void close() {
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             if (closed) {
                 return;
             }
             closed = true;
+        } finally {
+            stateLock.unlock();
         }
         for (Vring r : rings) {
             r.lock.lock();
@@ -549,20 +564,26 @@ public final class DeviceBackend implements BackendHandler {
                 r.lock.unlock();
             }
         }
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             workers.forEach(QueueWorker::close);
             workers.clear();
+        } finally {
+            stateLock.unlock();
         }
         regions.close();
         dirtyLog.close();
         if (logFd != null) {
             logFd.close();
         }
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             if (inflight != null) {
                 inflight.close();
                 inflight = null;
             }
+        } finally {
+            stateLock.unlock();
         }
         device.reset();
     }
@@ -625,8 +646,11 @@ public final class DeviceBackend implements BackendHandler {
     }
 
     private void wakeAll() {
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             workers.forEach(QueueWorker::wake);
+        } finally {
+            stateLock.unlock();
         }
     }
 
@@ -638,23 +662,38 @@ public final class DeviceBackend implements BackendHandler {
         }
         int group = device.workerOf(queue);
         List<Vring> members = groups.get(group);
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             if (closed) {
                 throw new RequestRejectedException("session " + session.name() + " is closing");
             }
-            QueueWorker created = new QueueWorker(session.name() + "-worker-" + group, members);
+            QueueWorker created = new QueueWorker(session.name() + "-" + workerRole(members), members);
             workers.add(created);
             for (Vring m : members) {
                 workerOfRing[m.index] = created;
             }
             try {
-                session.startWorker("worker-" + group, () -> runWorker(created));
+                session.startWorker(workerRole(members), () -> runWorker(created));
             } catch (IllegalStateException e) {
                 throw new RequestRejectedException("session " + session.name() + " is ending; worker " + group
                         + " not started", e);
             }
             return created;
+        } finally {
+            stateLock.unlock();
         }
+    }
+
+    /** {@code vring-0} for a worker of one queue, {@code vrings-0,1} for a group. */
+    private static String workerRole(List<Vring> members) {
+        if (members.size() == 1) {
+            return "vring-" + members.getFirst().index;
+        }
+        StringBuilder b = new StringBuilder("vrings-");
+        for (int i = 0; i < members.size(); i++) {
+            b.append(i == 0 ? "" : ",").append(members.get(i).index);
+        }
+        return b.toString();
     }
 
     private void runWorker(QueueWorker w) throws Exception {
