@@ -570,4 +570,41 @@ class DeviceBackendTest {
             assertEquals(2, region.usedIndex());
         }
     }
+
+    @Test
+    void afterAGuestRebootTheRingRestartsFromTheUsedIndexInGuestMemory() throws Exception {
+        start(new EchoDevice(1, 1), 0);
+        GuestQueue q = new GuestQueue(0);
+        backend.setVringEnable(0, true);
+        for (String s : new String[] {"a", "b", "c"}) {
+            q.add(s);
+            q.kick();
+            await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() != null);
+        }
+        assertEquals(3L, backend.getVringBase(0, StopMode.DRAIN));
+        // The guest reboots: its driver lays out a fresh ring (indices 0) at the same place; the front-end restores
+        // only the avail index (SET_VRING_BASE 0) and resends the addresses.
+        DriverRing fresh = new DriverRing(QSIZE, guest.asSlice(q.base, DriverRing.descTableBytes(QSIZE)),
+                guest.asSlice(q.base + 0x1000, DriverRing.availBytes(QSIZE)),
+                guest.asSlice(q.base + 0x2000, DriverRing.usedBytes(QSIZE)));
+        backend.setVringNum(0, QSIZE);
+        backend.setVringBase(0, 0);
+        backend.setVringAddress(0, new VringAddress(0, 0, USER_BASE + q.base, USER_BASE + q.base + 0x2000,
+                USER_BASE + q.base + 0x1000, 0));
+        try (OwnedFd kick = EventFds.create(EventFds.EFD_NONBLOCK, "kick after reboot")) {
+            int kickFd = kick.number();
+            backend.setVringKick(0, Optional.of(kick.take()));
+            byte[] text = "rebooted".getBytes(StandardCharsets.US_ASCII);
+            MemorySegment.copy(MemorySegment.ofArray(text), 0, guest, q.base + 0x8000, text.length);
+            int head = fresh.add(List.of(new DriverRing.Buffer(q.base + 0x8000, text.length)),
+                    List.of(new DriverRing.Buffer(q.base + 0x8100, 64)));
+            fresh.publish();
+            EventFds.signal(kickFd, 1);
+            // A device that kept its old used index (3) would publish used idx 4, which the fresh driver rejects.
+            await().atMost(Duration.ofSeconds(10)).until(() -> fresh.poll() instanceof DriverRing.Used u
+                    && u.head() == head);
+            assertEquals(1, fresh.deviceUsedIndex());
+        }
+        q.callOwner.close();
+    }
 }
