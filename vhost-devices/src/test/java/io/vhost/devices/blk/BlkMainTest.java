@@ -99,7 +99,8 @@ class BlkMainTest {
         BlkMain main = new BlkMain();
         StringWriter err = new StringWriter();
         CompletableFuture<Integer> status = CompletableFuture.supplyAsync(() -> BlkMain.run(main,
-                new String[] {"--fd=" + number, "--blk-file=" + img, "--read-only"}, new PrintWriter(new StringWriter()),
+                new String[] {"--fd=" + number, "--blk-file=" + img, "--read-only"},
+                new PrintWriter(new StringWriter()),
                 new PrintWriter(err, true)));
         try (Connection c = Connector.connect(sock, TransportKind.FFM, Duration.ofSeconds(10), 100)) {
             long features = getFeatures(c);

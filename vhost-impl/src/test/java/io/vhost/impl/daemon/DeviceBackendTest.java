@@ -278,7 +278,8 @@ class DeviceBackendTest {
         int head = q.add("hello vring");
         long out = q.lastOut;
         q.kick();
-        await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() instanceof DriverRing.Used u && u.head() == head
+        await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() instanceof DriverRing.Used u
+                && u.head() == head
                 && u.length() == 11);
         assertEquals("HELLO VRING", q.response(out, 11));
         await().atMost(Duration.ofSeconds(10)).until(() -> q.callCount() > 0);
