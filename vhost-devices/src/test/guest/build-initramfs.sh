@@ -78,6 +78,7 @@ else
     say size_sectors=$(cat /sys/block/vda/size)
     say read_only=$(cat /sys/block/vda/ro)
     say num_queues=$(ls /sys/block/vda/mq | wc -l)
+    say features=$(cat /sys/block/vda/device/features)
     say md5_sector0=$(dd if=/dev/vda bs=512 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
     pattern=${vht_pattern:-vht-default-pattern}
     # One 4 KiB block: the pattern, then zeros (O_DIRECT needs whole, aligned blocks).

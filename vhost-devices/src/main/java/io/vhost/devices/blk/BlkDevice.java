@@ -64,7 +64,7 @@ public final class BlkDevice implements VhostUserDevice {
         this.configBytes = config.encode();
         this.requests = new BlkRequests[numQueues];
         for (int i = 0; i < numQueues; i++) {
-            requests[i] = new BlkRequests(image, config, serial);
+            requests[i] = new BlkRequests(image.path().getFileName() + " queue " + i, image, config, serial);
         }
     }
 

@@ -2,6 +2,8 @@ package io.vhost.devices.blk;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -11,12 +13,16 @@ import java.nio.file.StandardOpenOption;
 import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A raw disk image file: positional reads and writes, flush, zeroing. The capacity is the file size rounded down to
  * whole 512-byte sectors, fixed at open.
  *
- * <p>Thread-safe: positional I/O on one {@link FileChannel} from several queue workers.
+ * <p>Thread-safe: positional I/O on one {@link FileChannel} from several queue workers. A {@code FileChannel} is
+ * closed by the JDK when a thread is interrupted during I/O; a session that ends interrupts its workers, so the
+ * image reopens its channel (once per close) and the next session goes on with it. The interrupted request itself
+ * fails; requests of other threads that saw the close are retried on the new channel.
  */
 public final class BlkImage implements AutoCloseable {
 
@@ -24,12 +30,23 @@ public final class BlkImage implements AutoCloseable {
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
 
     private final Path path;
-    private final FileChannel channel;
+    private final Set<StandardOpenOption> options;
+    private final ReentrantLock reopenLock = new ReentrantLock();
+    private volatile FileChannel channel;
+    private volatile boolean closed;
     private final boolean readOnly;
     private final long capacityBytes;
 
-    private BlkImage(Path path, FileChannel channel, boolean readOnly, long sizeBytes) {
+    /** One positional operation on the channel. */
+    @FunctionalInterface
+    private interface Io {
+        int run(FileChannel ch) throws IOException;
+    }
+
+    private BlkImage(Path path, Set<StandardOpenOption> options, FileChannel channel, boolean readOnly,
+                     long sizeBytes) {
         this.path = path;
+        this.options = options;
         this.channel = channel;
         this.readOnly = readOnly;
         this.capacityBytes = sizeBytes - sizeBytes % BlkRequests.SECTOR_SIZE;
@@ -62,7 +79,7 @@ public final class BlkImage implements AutoCloseable {
             if (size < BlkRequests.SECTOR_SIZE) {
                 throw new IOException("image " + path + " has " + size + " bytes, less than one 512-byte sector");
             }
-            return new BlkImage(path, channel, readOnly, size);
+            return new BlkImage(path, options, channel, readOnly, size);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -136,7 +153,8 @@ public final class BlkImage implements AutoCloseable {
     public void read(long position, ByteBuffer destination) throws IOException {
         long at = position;
         while (destination.hasRemaining()) {
-            int n = channel.read(destination, at);
+            long from = at;
+            int n = io(ch -> ch.read(destination, from));
             if (n < 0) {
                 throw new IOException("unexpected end of image " + path + " at byte " + at);
             }
@@ -154,7 +172,8 @@ public final class BlkImage implements AutoCloseable {
     public void write(long position, ByteBuffer source) throws IOException {
         long at = position;
         while (source.hasRemaining()) {
-            at += channel.write(source, at);
+            long from = at;
+            at += io(ch -> ch.write(source, from));
         }
     }
 
@@ -180,12 +199,59 @@ public final class BlkImage implements AutoCloseable {
      * @throws IOException on an I/O error
      */
     public void flush() throws IOException {
-        channel.force(false);
+        io(ch -> {
+            ch.force(false);
+            return 0;
+        });
+    }
+
+    private int io(Io op) throws IOException {
+        while (true) {
+            FileChannel ch = channel;
+            try {
+                return op.run(ch);
+            } catch (ClosedByInterruptException e) {
+                reopen(ch);
+                throw e; // this thread was interrupted: its request fails, the image stays usable
+            } catch (ClosedChannelException e) {
+                if (closed) {
+                    throw e;
+                }
+                reopen(ch); // another thread's interrupt closed the channel under us: retry on a new one
+            }
+        }
+    }
+
+    private void reopen(FileChannel broken) throws IOException {
+        reopenLock.lock();
+        try {
+            if (closed || channel != broken) {
+                return;
+            }
+            channel = FileChannel.open(path, options);
+        } finally {
+            reopenLock.unlock();
+        }
+    }
+
+    /**
+     * Tells whether the image was closed.
+     *
+     * @return {@code true} after {@link #close()}
+     */
+    public boolean isClosed() {
+        return closed;
     }
 
     @Override
     public void close() throws IOException {
-        channel.close();
+        reopenLock.lock();
+        try {
+            closed = true;
+            channel.close();
+        } finally {
+            reopenLock.unlock();
+        }
     }
 
     @Override

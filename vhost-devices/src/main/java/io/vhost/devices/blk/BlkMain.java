@@ -1,9 +1,12 @@
 package io.vhost.devices.blk;
 
+import io.vhost.api.error.NativeCallException;
 import io.vhost.impl.backend.BackendOptions;
-import io.vhost.impl.backend.BackendServer;
+import io.vhost.impl.backend.BackendSession;
 import io.vhost.impl.daemon.DeviceBackend;
+import io.vhost.impl.daemon.VhostUserDaemon;
 import io.vhost.impl.sys.OwnedFd;
+import io.vhost.impl.sys.Sockets;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.System.Logger;
@@ -46,7 +49,8 @@ public final class BlkMain implements Callable<Integer> {
     Path socketPath;
 
     @Option(names = "--fd", paramLabel = "FDNUM",
-            description = "Serve on this inherited listening unix socket (incompatible with --socket-path).")
+            description = "Serve on this inherited unix socket (incompatible with --socket-path): a listening socket"
+                    + " serves one front-end after another, a connected one serves that front-end only.")
     Integer fd;
 
     @Option(names = "--print-capabilities",
@@ -78,7 +82,7 @@ public final class BlkMain implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    private final AtomicReference<BackendServer> server = new AtomicReference<>();
+    private final AtomicReference<Runnable> stopper = new AtomicReference<>();
     private final CountDownLatch finished = new CountDownLatch(1);
 
     /**
@@ -100,7 +104,11 @@ public final class BlkMain implements Callable<Integer> {
      * @return the exit status
      */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cli = new CommandLine(new BlkMain());
+        return run(new BlkMain(), args, out, err);
+    }
+
+    static int run(BlkMain main, String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(main);
         cli.setOut(out);
         cli.setErr(err);
         return cli.execute(args);
@@ -168,40 +176,64 @@ public final class BlkMain implements Callable<Integer> {
                 return 2;
             }
             BackendOptions options = BackendOptions.defaults().withName("vhost-blk");
-            BackendServer s;
-            try {
-                s = socketPath != null
-                        ? BackendServer.bind(socketPath, ctx -> new DeviceBackend(device, ctx), options)
-                        : BackendServer.adopt(OwnedFd.of(fd, "inherited socket --fd=" + fd),
-                                ctx -> new DeviceBackend(device, ctx), options);
-            } catch (IOException e) {
-                err.println("vhost-device-blk: cannot listen on "
-                        + (socketPath != null ? socketPath : "--fd=" + fd) + ": " + e.getMessage());
-                return 1;
-            }
-            server.set(s);
             Thread hook = new Thread(this::stop, "vhost-device-blk-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
-            LOG.log(Level.INFO, "serving {0} on {1}", image, socketPath != null ? socketPath : "fd " + fd);
-            try (s) {
-                s.serve();
+            try {
+                return socketPath != null ? serve(VhostUserDaemon.bind(socketPath, device, options), image)
+                        : serveFd(device, image, options, err);
             } finally {
                 finished.countDown();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException e) {
+                    // the JVM is already shutting down
+                }
             }
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // the JVM is already shutting down
-            }
+        } catch (IOException e) {
+            err.println("vhost-device-blk: cannot listen on " + (socketPath != null ? socketPath : "--fd=" + fd)
+                    + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private int serve(VhostUserDaemon s, BlkImage image) throws IOException, InterruptedException {
+        try (s) {
+            stopper.set(s::shutdown);
+            LOG.log(Level.INFO, "serving {0} on {1}", image, socketPath != null ? socketPath : "fd " + fd);
+            s.serve();
         }
         return 0;
     }
 
-    /** SIGTERM / SIGINT: ends the serve loop and closes the session, then lets the JVM exit. */
-    private void stop() {
-        BackendServer s = server.get();
+    /** {@code --fd}: a listening socket is served like a path; a connected one is one session. */
+    private int serveFd(BlkDevice device, BlkImage image, BackendOptions options, PrintWriter err)
+            throws IOException, InterruptedException {
+        OwnedFd owned = OwnedFd.of(fd, "inherited socket --fd=" + fd);
+        boolean listening;
+        try {
+            listening = Sockets.getIntOption(fd, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN) != 0;
+        } catch (NativeCallException e) {
+            owned.release(); // not ours to close: the caller passed something that is not a socket
+            err.println("vhost-device-blk: --fd=" + fd + " is not a unix socket: " + e.getMessage());
+            return 2;
+        }
+        if (listening) {
+            return serve(VhostUserDaemon.adopt(owned, device, options), image);
+        }
+        try (BackendSession session = BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options)) {
+            stopper.set(session::shutdown);
+            LOG.log(Level.INFO, "serving {0} on the connected socket fd {1}", image, fd);
+            session.awaitEnd();
+            session.failure().ifPresent(f -> LOG.log(Level.WARNING, "session ended: " + f));
+        }
+        return 0;
+    }
+
+    /** SIGTERM / SIGINT: ends the serve loop or the session, waits until it is closed, then lets the JVM exit. */
+    void stop() {
+        Runnable s = stopper.get();
         if (s != null) {
-            s.shutdown();
+            s.run();
             try {
                 finished.await();
             } catch (InterruptedException e) {

@@ -92,6 +92,7 @@ public final class BlkRequests {
         void write(long offset, ByteBuffer source) throws GuestMemoryException;
     }
 
+    private final String name;
     private final BlkImage image;
     private final BlkConfig config;
     private final byte[] id;
@@ -108,6 +109,19 @@ public final class BlkRequests {
      * @param serial the device id returned by get-id; at most 20 bytes of it are used
      */
     public BlkRequests(BlkImage image, BlkConfig config, String serial) {
+        this(image.path().getFileName() + " queue ?", image, config, serial);
+    }
+
+    /**
+     * Creates a request executor whose log lines start with {@code name}.
+     *
+     * @param name the prefix of log lines, e.g. {@code "disk.img queue 0"}
+     * @param image the backing image
+     * @param config the configuration the guest sees (limits for discard and write-zeroes)
+     * @param serial the device id returned by get-id; at most 20 bytes of it are used
+     */
+    public BlkRequests(String name, BlkImage image, BlkConfig config, String serial) {
+        this.name = Objects.requireNonNull(name, "name");
         this.image = Objects.requireNonNull(image, "image");
         this.config = Objects.requireNonNull(config, "config");
         byte[] s = serial.getBytes(StandardCharsets.US_ASCII);
@@ -125,12 +139,12 @@ public final class BlkRequests {
     public long execute(Buffers request) throws GuestMemoryException {
         long writable = request.writableBytes();
         if (writable < 1) {
-            LOG.log(Level.WARNING, "virtio-blk request without room for the status byte (readable {0}, writable 0);"
-                    + " returned unanswered", request.readableBytes());
+            LOG.log(Level.WARNING, name + ": virtio-blk request without room for the status byte (readable {0},"
+                    + " writable 0); returned unanswered", request.readableBytes());
             return 0;
         }
         if (request.readableBytes() < HEADER_BYTES) {
-            LOG.log(Level.WARNING, "virtio-blk request header is {0} bytes, less than 16; answered IOERR",
+            LOG.log(Level.WARNING, name + ": virtio-blk request header is {0} bytes, less than 16; answered IOERR",
                     request.readableBytes());
             return finish(request, writable, 0, S_IOERR);
         }
@@ -145,7 +159,7 @@ public final class BlkRequests {
             case T_GET_ID -> getId(request, writable);
             case T_DISCARD, T_WRITE_ZEROES -> zeroOrDiscard(request, type, writable);
             default -> {
-                LOG.log(Level.DEBUG, "virtio-blk request type {0} is not supported; answered UNSUPP",
+                LOG.log(Level.DEBUG, name + ": virtio-blk request type {0} is not supported; answered UNSUPP",
                         Integer.toUnsignedString(type));
                 yield finish(request, writable, 0, S_UNSUPP);
             }
@@ -171,7 +185,7 @@ public final class BlkRequests {
         } catch (GuestMemoryException e) {
             throw e;
         } catch (IOException e) {
-            LOG.log(Level.WARNING, "virtio-blk read of " + length + " bytes at sector " + sector + " from "
+            LOG.log(Level.WARNING, name + ": virtio-blk read of " + length + " bytes at sector " + sector + " from "
                     + image.path() + " failed: " + e.getMessage() + "; answered IOERR");
             return finish(request, writable, done, S_IOERR);
         }
@@ -181,7 +195,7 @@ public final class BlkRequests {
     private long write(Buffers request, long sector, long writable) throws GuestMemoryException {
         long length = request.readableBytes() - HEADER_BYTES;
         if (image.readOnly()) {
-            LOG.log(Level.DEBUG, "virtio-blk write to read-only image {0}; answered IOERR", image.path());
+            LOG.log(Level.DEBUG, name + ": virtio-blk write to read-only image {0}; answered IOERR", image.path());
             return finish(request, writable, 0, S_IOERR);
         }
         if (!inRange("write", sector, length)) {
@@ -201,7 +215,7 @@ public final class BlkRequests {
         } catch (GuestMemoryException e) {
             throw e;
         } catch (IOException e) {
-            LOG.log(Level.WARNING, "virtio-blk write of " + length + " bytes at sector " + sector + " to "
+            LOG.log(Level.WARNING, name + ": virtio-blk write of " + length + " bytes at sector " + sector + " to "
                     + image.path() + " failed: " + e.getMessage() + "; answered IOERR");
             return finish(request, writable, 0, S_IOERR);
         }
@@ -215,7 +229,7 @@ public final class BlkRequests {
         try {
             image.flush();
         } catch (IOException e) {
-            LOG.log(Level.WARNING, "virtio-blk flush of " + image.path() + " failed: " + e.getMessage()
+            LOG.log(Level.WARNING, name + ": virtio-blk flush of " + image.path() + " failed: " + e.getMessage()
                     + "; answered IOERR");
             return finish(request, writable, 0, S_IOERR);
         }
@@ -238,8 +252,8 @@ public final class BlkRequests {
         long maxSegments = discard ? config.maxDiscardSegments() : config.maxWriteZeroesSegments();
         long maxSectors = Integer.toUnsignedLong(discard ? config.maxDiscardSectors() : config.maxWriteZeroesSectors());
         if (data == 0 || data % SEGMENT_BYTES != 0 || data / SEGMENT_BYTES > maxSegments) {
-            LOG.log(Level.DEBUG, "virtio-blk {0} with {1} data bytes: not 1..{2} segments of 16 bytes; answered"
-                    + " IOERR", what, data, maxSegments);
+            LOG.log(Level.DEBUG, name + ": virtio-blk {0} with {1} data bytes: not 1..{2} segments of 16 bytes;"
+                    + " answered IOERR", what, data, maxSegments);
             return finish(request, writable, 0, S_IOERR);
         }
         for (long off = HEADER_BYTES; off < request.readableBytes(); off += SEGMENT_BYTES) {
@@ -249,8 +263,8 @@ public final class BlkRequests {
             long sectors = Integer.toUnsignedLong(segment.getInt(8));
             int flags = segment.getInt(12);
             if ((flags & ~FLAG_UNMAP) != 0 || (discard && flags != 0)) {
-                LOG.log(Level.DEBUG, "virtio-blk {0} segment flags 0x{1} not supported; answered UNSUPP", what,
-                        Integer.toHexString(flags));
+                LOG.log(Level.DEBUG, name + ": virtio-blk {0} segment flags 0x{1} not supported; answered UNSUPP",
+                        what, Integer.toHexString(flags));
                 return finish(request, writable, 0, S_UNSUPP);
             }
             if (sectors > maxSectors || !inRange(what, sector, sectors * SECTOR_SIZE)) {
@@ -268,7 +282,7 @@ public final class BlkRequests {
         } catch (GuestMemoryException e) {
             throw e;
         } catch (IOException e) {
-            LOG.log(Level.WARNING, "virtio-blk " + what + " on " + image.path() + " failed: " + e.getMessage()
+            LOG.log(Level.WARNING, name + ": virtio-blk " + what + " on " + image.path() + " failed: " + e.getMessage()
                     + "; answered IOERR");
             return finish(request, writable, 0, S_IOERR);
         }
@@ -280,9 +294,9 @@ public final class BlkRequests {
         boolean ok = lengthBytes % SECTOR_SIZE == 0 && sector >= 0 && sector <= capacity
                 && lengthBytes / SECTOR_SIZE <= capacity - sector;
         if (!ok) {
-            LOG.log(Level.DEBUG, "virtio-blk {0} of {1} bytes at sector {2} is outside the {3} sectors of {4} or not"
-                    + " whole sectors; answered IOERR", what, lengthBytes, Long.toUnsignedString(sector), capacity,
-                    image.path());
+            LOG.log(Level.DEBUG, name + ": virtio-blk {0} of {1} bytes at sector {2} is outside the {3} sectors of"
+                    + " {4} or not whole sectors; answered IOERR", what, lengthBytes, Long.toUnsignedString(sector),
+                    capacity, image.path());
         }
         return ok;
     }

@@ -266,4 +266,24 @@ class BlkRequestsTest {
         assertEquals(0, c[56]);
         assertEquals(60, c.length);
     }
+
+    @Test
+    void anInterruptedWorkerDoesNotLeaveTheImageClosedForTheNextSession() throws Exception {
+        ByteBuffer buf = ByteBuffer.allocate(512);
+        Thread.currentThread().interrupt(); // a session ending interrupts its workers mid-request
+        try {
+            assertThrows(java.nio.channels.ClosedByInterruptException.class, () -> image.read(0, buf));
+        } finally {
+            Thread.interrupted();
+        }
+        buf.clear();
+        image.read(512, buf); // the next session's worker
+        assertArrayEquals(Arrays.copyOfRange(initial, 512, 1024), buf.array());
+        image.write(0, ByteBuffer.wrap(new byte[512]));
+        image.flush();
+        assertArrayEquals(new byte[512], Arrays.copyOf(Files.readAllBytes(file), 512));
+        image.close();
+        assertTrue(image.isClosed());
+        assertThrows(java.nio.channels.ClosedChannelException.class, () -> image.read(0, ByteBuffer.allocate(512)));
+    }
 }

@@ -128,7 +128,12 @@ class GuestBlkIT {
             assertTrue(device.isAlive(), () -> "the device exited: " + readQuietly(log));
             GuestVm.Result r = guest.run(sock, 1, pattern, dir.resolve("qemu.log"), QEMU_TIMEOUT);
             assertGuestUsedTheImage(r, img, pattern, "vhost-device-blk (ours)");
+            assertEquals('0', r.get("features").charAt(34), "packed ring without packed=on: " + r.get("features"));
             assertTrue(device.isAlive(), () -> "the device died with the guest: " + readQuietly(log));
+            // A second VM on the same socket: the serve loop accepts it and the image is still usable.
+            String second = pattern + "-2nd";
+            GuestVm.Result r2 = guest.run(sock, 1, second, dir.resolve("qemu2.log"), QEMU_TIMEOUT);
+            assertGuestUsedTheImage(r2, img, second, "vhost-device-blk (ours), second VM");
             // SIGTERM: a clean, prompt exit that removes the socket.
             device.destroy();
             assertTrue(device.waitFor(20, TimeUnit.SECONDS), () -> "no exit on SIGTERM: " + readQuietly(log));
@@ -164,6 +169,70 @@ class GuestBlkIT {
         } finally {
             device.destroyForcibly();
             device.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aGuestUsesPackedVirtqueuesOnOurDevice(@TempDir Path dir) throws Exception {
+        Path img = image(dir);
+        Path sock = dir.resolve("blk-packed.sock");
+        Path log = dir.resolve("device.log");
+        String pattern = "vhost-java-packed-" + Long.toHexString(System.nanoTime());
+        Process device = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img), log);
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(sock) || !device.isAlive());
+            assertTrue(device.isAlive(), () -> "the device exited: " + readQuietly(log));
+            GuestVm.Result r = guest.start(sock, 1, 1, pattern, 64, false, ",packed=on", dir.resolve("qemu.log"))
+                    .finish(QEMU_TIMEOUT);
+            assertGuestUsedTheImage(r, img, pattern, "vhost-device-blk (ours), packed virtqueue");
+            assertEquals('1', r.get("features").charAt(34), "VIRTIO_F_RING_PACKED (bit 34) was not negotiated: "
+                    + r.get("features"));
+        } finally {
+            device.destroyForcibly();
+            device.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void theGuestSurvivesADeviceCrashThroughQemuReconnectAndTheInflightBuffer(@TempDir Path dir) throws Exception {
+        Path img = image(dir);
+        Path sock = dir.resolve("blk-crash.sock");
+        String pattern = "vhost-java-crash-" + Long.toHexString(System.nanoTime());
+        Process first = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img),
+                dir.resolve("device1.log"));
+        Process second = null;
+        GuestVm.Running vm = null;
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(sock) || !first.isAlive());
+            assertTrue(first.isAlive(), () -> "the device exited: " + readQuietly(dir.resolve("device1.log")));
+            vm = guest.start(sock, 1, 1, pattern, 120, true, "", dir.resolve("qemu.log"));
+            GuestVm.Running running = vm;
+            // Kill the device while the guest does its I/O; a new process takes over the socket; QEMU reconnects,
+            // hands back the inflight buffer, and the guest's I/O completes.
+            await().atMost(Duration.ofSeconds(120)).until(() -> running.console().contains("VHT: write="));
+            first.destroyForcibly();
+            assertTrue(first.waitFor(10, TimeUnit.SECONDS));
+            second = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img),
+                    dir.resolve("device2.log"));
+            GuestVm.Result r = vm.finish(QEMU_TIMEOUT);
+            assertEquals(md5(img, 512), r.get("md5_sector0"));
+            assertEquals(pattern, r.get("readback"), "O_DIRECT read back across the device restart");
+            assertEquals(pattern, readAt(img, PATTERN_OFFSET, pattern.length()));
+            assertEquals("120", r.get("read_mib"));
+            assertTrue(r.values().containsKey("read_ms"), () -> "the read failed across the restart: " + r.values());
+            assertTrue(r.values().containsKey("done_ms"), () -> "the guest did not finish: " + r.values());
+            System.out.printf("device killed and restarted under the guest: 120 MiB O_DIRECT read %s ms (guest time),"
+                    + " wall %d ms%n", r.get("read_ms"), r.wall().toMillis());
+        } finally {
+            if (vm != null) {
+                vm.kill();
+            }
+            first.destroyForcibly();
+            first.waitFor(10, TimeUnit.SECONDS);
+            if (second != null) {
+                second.destroyForcibly();
+                second.waitFor(10, TimeUnit.SECONDS);
+            }
         }
     }
 

@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,13 +67,16 @@ public final class GuestVm {
      * @param dir where to put it
      * @return the guest
      */
-    public static GuestVm build(Path script, Path dir) throws IOException, InterruptedException {
+    public static GuestVm build(Path script, Path dir) throws IOException, InterruptedException,
+            java.security.NoSuchAlgorithmException {
         String kver = kernelVersion();
         if (kver == null) {
             throw new IllegalStateException("no /boot/vmlinuz-KVER with /lib/modules/KVER: install linux-image-amd64");
         }
         Files.createDirectories(dir);
-        Path out = dir.resolve("initramfs-" + kver + ".cpio.gz");
+        String scriptHash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(Files.readAllBytes(script))).substring(0, 12);
+        Path out = dir.resolve("initramfs-" + kver + "-" + scriptHash + ".cpio.gz"); // rebuilt when the script changes
         if (!Files.exists(out)) {
             Path log = dir.resolve("build-initramfs.log");
             Process p = new ProcessBuilder("bash", script.toString(), out.toString(), kver)
@@ -122,48 +124,102 @@ public final class GuestVm {
      */
     public Result run(Path socket, int numQueues, int cpus, String pattern, Path log, Duration timeout)
             throws IOException, InterruptedException {
+        return start(socket, numQueues, cpus, pattern, 64, false, "", log).finish(timeout);
+    }
+
+    /** A guest that is running; {@link #finish} waits for its power-off and always kills QEMU. */
+    public static final class Running {
+        private final Process qemu;
+        private final Path log;
+        private final long start = System.nanoTime();
+
+        private Running(Process qemu, Path log) {
+            this.qemu = qemu;
+            this.log = log;
+        }
+
+        /**
+         * Returns the console so far.
+         *
+         * @return the text printed until now
+         */
+        public String console() {
+            try {
+                return Files.readString(log, StandardCharsets.ISO_8859_1);
+            } catch (IOException e) {
+                return "";
+            }
+        }
+
+        /**
+         * Waits for the guest to power off, kills QEMU in any case, and parses the results.
+         *
+         * @param timeout the bound
+         * @return what the guest printed
+         */
+        public Result finish(Duration timeout) throws IOException, InterruptedException {
+            try {
+                if (!qemu.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
+                    throw new AssertionError("QEMU did not power off within " + timeout + "; console:\n" + console());
+                }
+            } finally {
+                qemu.destroyForcibly();
+                qemu.waitFor(10, TimeUnit.SECONDS);
+            }
+            Duration wall = Duration.ofNanos(System.nanoTime() - start);
+            List<String> console = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
+            Map<String, String> values = new LinkedHashMap<>();
+            for (String line : console) {
+                int at = line.indexOf("VHT: ");
+                if (at < 0) {
+                    continue;
+                }
+                String rest = line.substring(at + 5).trim();
+                if (rest.startsWith("readback=")) {
+                    values.put("readback", rest.substring("readback=".length()));
+                    continue;
+                }
+                for (String pair : rest.split(" ")) {
+                    int eq = pair.indexOf('=');
+                    if (eq > 0) {
+                        values.put(pair.substring(0, eq), pair.substring(eq + 1));
+                    }
+                }
+            }
+            return new Result(values, console, wall);
+        }
+
+        /** Kills QEMU (for cleanup paths that never reach {@link #finish}). */
+        public void kill() {
+            qemu.destroyForcibly();
+        }
+    }
+
+    /**
+     * Starts the guest without waiting.
+     *
+     * @param socket the back-end's socket
+     * @param numQueues queues of vhost-user-blk-pci
+     * @param cpus vCPUs
+     * @param pattern what the guest writes at 1 MiB
+     * @param readMib size of the O_DIRECT sequential read
+     * @param reconnect whether QEMU reconnects (every second) when the back-end goes away
+     * @param deviceProperties more properties of vhost-user-blk-pci, e.g. {@code ",packed=on"}
+     * @param log where QEMU's console goes
+     * @return the running guest
+     */
+    public Running start(Path socket, int numQueues, int cpus, String pattern, int readMib, boolean reconnect,
+                         String deviceProperties, Path log) throws IOException {
         List<String> cmd = List.of("qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "256",
                 "-smp", String.valueOf(cpus),
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
-                "-chardev", "socket,id=c0,path=" + socket,
-                "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + numQueues,
+                "-chardev", "socket,id=c0,path=" + socket + (reconnect ? ",reconnect=1" : ""),
+                "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + numQueues + deviceProperties,
                 "-kernel", kernel.toString(), "-initrd", initramfs.toString(),
-                "-append", "console=ttyS0 quiet panic=-1 vht_pattern=" + pattern,
+                "-append", "console=ttyS0 quiet panic=-1 vht_pattern=" + pattern + " vht_read_mib=" + readMib,
                 "-no-reboot", "-nographic", "-nodefaults", "-serial", "stdio");
-        long start = System.nanoTime();
         Process qemu = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
-        try {
-            if (!qemu.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
-                throw new AssertionError("QEMU did not power off within " + timeout + "; console:\n"
-                        + Files.readString(log, StandardCharsets.ISO_8859_1));
-            }
-        } finally {
-            qemu.destroyForcibly();
-            qemu.waitFor(10, TimeUnit.SECONDS);
-        }
-        Duration wall = Duration.ofNanos(System.nanoTime() - start);
-        List<String> console = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
-        Map<String, String> values = new LinkedHashMap<>();
-        List<String> kept = new ArrayList<>();
-        for (String line : console) {
-            kept.add(line);
-            int at = line.indexOf("VHT: ");
-            if (at < 0) {
-                continue;
-            }
-            String rest = line.substring(at + 5).trim();
-            if (rest.startsWith("readback=")) {
-                values.put("readback", rest.substring("readback=".length()));
-                continue;
-            }
-            for (String pair : rest.split(" ")) {
-                int eq = pair.indexOf('=');
-                if (eq > 0) {
-                    values.put(pair.substring(0, eq), pair.substring(eq + 1));
-                }
-            }
-        }
-        return new Result(values, kept, wall);
+        return new Running(qemu, log);
     }
 }

@@ -11,14 +11,20 @@ import io.vhost.api.error.VhostException;
 import io.vhost.api.feature.ProtocolFeature;
 import io.vhost.api.feature.VirtioFeature;
 import io.vhost.api.message.ConfigSpace;
+import io.vhost.api.message.InflightRegion;
+import io.vhost.api.message.LogRegion;
 import io.vhost.api.message.MemoryRegion;
 import io.vhost.api.message.MemoryTable;
 import io.vhost.api.message.VringAddress;
+import io.vhost.impl.memory.DirtyLog;
+import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.InflightSplitQueue;
 import io.vhost.impl.memory.MemoryView;
 import io.vhost.impl.memory.SharedGuestMemory;
+import io.vhost.impl.sys.Mapping;
+import io.vhost.impl.sys.Mman;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Unistd;
-import io.vhost.impl.virtqueue.SplitVirtqueue;
 import java.io.InterruptedIOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -28,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The daemon framework: implements the engine's {@link BackendHandler} once for every {@link VhostUserDevice}, like
@@ -38,8 +45,9 @@ import java.util.Optional;
  *       {@code ADD_MEM_REG} and {@code REM_MEM_REG} publish a new table while rings run; each ring is re-resolved
  *       against the new table by its worker before its next batch; old mappings are unmapped once no worker
  *       holds them.</li>
- *   <li>Rings: split virtqueues laid out from the front-end user addresses of {@code SET_VRING_ADDR}, which also
- *       re-reads the used index (a rebooted guest reset it).</li>
+ *   <li>Rings: split virtqueues, or packed ones when {@code VIRTIO_F_RING_PACKED} is acked (the framework offers it
+ *       for every virtio 1.x device), laid out from the front-end user addresses of {@code SET_VRING_ADDR}, which
+ *       also re-reads the used index of split rings (a rebooted guest reset it).</li>
  *   <li>Workers: one virtual thread per queue group ({@link VhostUserDevice#workerOf}), a child of the session;
  *       it parks in the FFM poller until a kick eventfd of its group is readable (no virtual thread blocks in a
  *       native call), runs {@link VhostUserDevice#handleQueue} with driver notifications disabled, and signals the
@@ -49,10 +57,14 @@ import java.util.Optional;
  *   <li>{@code GET_VRING_BASE} takes the ring's lock, which the worker holds for a whole batch: it returns only once
  *       every popped chain was completed (drain), then stops the ring and drops its kick and call fds.</li>
  *   <li>A malformed ring is marked broken, logged, its error eventfd signalled; the other queues keep running.</li>
+ *   <li>Migration and reconnection: {@code VHOST_F_LOG_ALL} with {@code LOG_SHMFD} (descriptor buffers and, with
+ *       {@code VHOST_VRING_F_LOG}, the used ring are marked in the dirty log; a new log replaces the old one while
+ *       rings run); {@code INFLIGHT_SHMFD} (the framework allocates the inflight buffer, marks popped heads,
+ *       commits used batches, and resubmits inflight heads after a reconnect).</li>
  * </ul>
  *
- * <p>Not offered yet: inflight tracking ({@code INFLIGHT_SHMFD}), dirty logging ({@code LOG_SHMFD}), packed rings,
- * IOTLB.
+ * <p>Not offered yet: inflight tracking of packed rings, IOTLB, postcopy, device state transfer, in-band
+ * notifications.
  */
 public final class DeviceBackend implements BackendHandler {
 
@@ -64,7 +76,14 @@ public final class DeviceBackend implements BackendHandler {
     private final Map<Integer, List<Vring>> groups = new LinkedHashMap<>();
     private final QueueWorker[] workerOfRing;
     private final List<QueueWorker> workers = new ArrayList<>();
+    /** Guards {@link #workers}, {@link #closed} and the inflight buffer fields. */
+    private final ReentrantLock stateLock = new ReentrantLock();
     private final RegionMappings regions = new RegionMappings();
+    private final DirtyLogHolder dirtyLog = new DirtyLogHolder();
+    private OwnedFd logFd;
+    /** The inflight buffer (GET/SET_INFLIGHT_FD) and its layout; guarded by the rings' stop (set while stopped). */
+    private Mapping inflight;
+    private InflightRegion inflightLayout;
     private volatile long ackedFeatures;
     private boolean closed;
 
@@ -98,8 +117,11 @@ public final class DeviceBackend implements BackendHandler {
             groups.computeIfAbsent(w, k -> new ArrayList<>()).add(rings[i]);
         }
         session.onShutdown(() -> {
-            synchronized (workers) {
+            stateLock.lock();
+            try {
                 workers.forEach(QueueWorker::wake);
+            } finally {
+                stateLock.unlock();
             }
         });
     }
@@ -117,18 +139,22 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public long features() {
-        return device.features();
+        // Dirty logging and the ring layout are the framework's business: every device can be migrated and can use
+        // packed rings.
+        long f = device.features() | VirtioFeature.LOG_ALL.mask();
+        return (f & VirtioFeature.VERSION_1.mask()) != 0 ? f | VirtioFeature.RING_PACKED.mask() : f;
     }
 
     @Override
     public void setFeatures(long acked) throws VhostException {
-        device.setFeatures(acked);
+        device.setFeatures(acked & ~(VirtioFeature.LOG_ALL.mask() | VirtioFeature.RING_PACKED.mask()));
         ackedFeatures = acked;
+        dirtyLog.setLogging((acked & VirtioFeature.LOG_ALL.mask()) != 0);
         for (Vring r : rings) {
             r.lock.lock();
             try {
                 if (r.queue != null) {
-                    applyFeatures(r.queue);
+                    r.queue.setFeatures(acked);
                 }
             } finally {
                 r.lock.unlock();
@@ -136,14 +162,10 @@ public final class DeviceBackend implements BackendHandler {
         }
     }
 
-    private void applyFeatures(SplitVirtqueue q) {
-        long f = ackedFeatures;
-        q.setFeatures((f & VirtioFeature.EVENT_IDX.mask()) != 0, (f & VirtioFeature.NOTIFY_ON_EMPTY.mask()) != 0);
-    }
-
     @Override
     public long protocolFeatures() {
-        long f = ProtocolFeature.CONFIGURE_MEM_SLOTS.mask() | ProtocolFeature.RESET_DEVICE.mask();
+        long f = ProtocolFeature.CONFIGURE_MEM_SLOTS.mask() | ProtocolFeature.RESET_DEVICE.mask()
+                | ProtocolFeature.LOG_SHMFD.mask() | ProtocolFeature.INFLIGHT_SHMFD.mask();
         if (device.configSize() > 0) {
             f |= ProtocolFeature.CONFIG.mask();
         }
@@ -188,10 +210,15 @@ public final class DeviceBackend implements BackendHandler {
         Vring r = ring(queue);
         r.lock.lock();
         try {
+            RingQueue q = RingQueue.create(queue, size, ackedFeatures);
+            q.setFeatures(ackedFeatures);
+            try {
+                q.setBase(r.base);
+            } catch (IllegalArgumentException e) {
+                q.setBase(0); // a base for another ring type or size: SET_VRING_BASE follows
+            }
             r.size = size;
-            r.queue = new SplitVirtqueue(queue, size);
-            applyFeatures(r.queue);
-            r.queue.setNextAvail(r.nextAvail);
+            r.queue = q;
             r.addressed = false;
         } finally {
             r.lock.unlock();
@@ -214,6 +241,8 @@ public final class DeviceBackend implements BackendHandler {
                 r.queue.configure(view.table(), r.descUser, r.availUser, r.usedUser);
                 r.memoryEpoch = view.epoch();
             }
+            r.queue.setDirtyLog(dirtyLog, address.logGuestAddress(), (address.flags() & VringAddress.F_LOG) != 0);
+            attachInflight(r);
             r.addressed = true;
         } finally {
             r.lock.unlock();
@@ -223,17 +252,19 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public void setVringBase(int queue, long base) throws VhostException {
-        if (base < 0 || base > 0xffff) {
-            throw new RequestRejectedException("SET_VRING_BASE " + base + " for queue " + queue
-                    + " exceeds 65535 (split rings use 16-bit indices; packed rings are not supported)");
-        }
         Vring r = ring(queue);
         r.lock.lock();
         try {
-            r.nextAvail = (int) base;
             if (r.queue != null) {
-                r.queue.setNextAvail(r.nextAvail);
+                try {
+                    r.queue.setBase(base);
+                } catch (IllegalArgumentException e) {
+                    throw new RequestRejectedException(e.getMessage(), e);
+                }
+            } else if (base < 0 || base > 0xffff_ffffL) {
+                throw new RequestRejectedException("SET_VRING_BASE " + base + " for queue " + queue + " is not a u32");
             }
+            r.base = base;
         } finally {
             r.lock.unlock();
         }
@@ -243,7 +274,7 @@ public final class DeviceBackend implements BackendHandler {
     public long getVringBase(int queue, StopMode mode) throws VhostException {
         Vring r = ring(queue);
         QueueWorker w = workerOfRing[queue];
-        int base;
+        long base;
         r.lock.lock(); // waits for the worker's current batch: every popped chain is completed (drain)
         try {
             r.started = false;
@@ -252,8 +283,8 @@ public final class DeviceBackend implements BackendHandler {
                 w.unwatchKick(r);
             }
             r.dropKickAndCall();
-            base = r.queue != null ? r.queue.nextAvail() : r.nextAvail;
-            r.nextAvail = base;
+            base = r.queue != null ? r.queue.base() : r.base;
+            r.base = base;
         } finally {
             r.lock.unlock();
         }
@@ -342,6 +373,122 @@ public final class DeviceBackend implements BackendHandler {
         }
     }
 
+    // ---- migration: dirty log ------------------------------------------------------------------------------------
+
+    @Override
+    public void setLogBase(LogRegion log, Fd fd) throws VhostException {
+        long aligned = log.offset() & ~(DirtyLog.PAGE_SIZE - 1);
+        long delta = log.offset() - aligned;
+        Mapping mapping;
+        try {
+            mapping = Mman.map(fd.number(), aligned, log.sizeBytes() + delta, true, "dirty log");
+        } catch (NativeCallException e) {
+            throw new RequestRejectedException("SET_LOG_BASE size " + log.sizeBytes() + " offset " + log.offset()
+                    + ": cannot map the log fd: " + e.getMessage(), e);
+        }
+        try {
+            DirtyLog bitmap = new DirtyLog(mapping.segment().asSlice(delta, log.sizeBytes()), log.sizeBytes());
+            dirtyLog.replace(bitmap, mapping); // the previous log is unmapped once no writer uses it
+            LOG.log(Level.DEBUG, () -> session.name() + ": dirty log of " + log.sizeBytes() + " bytes");
+        } catch (IllegalArgumentException e) {
+            mapping.close();
+            throw new RequestRejectedException("SET_LOG_BASE: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void setLogFd(Fd fd) throws VhostException {
+        OwnedFd previous = logFd;
+        logFd = adopt(fd, "log eventfd");
+        if (previous != null) {
+            previous.close();
+        }
+    }
+
+    // ---- inflight I/O tracking ---------------------------------------------------------------------------------
+
+    @Override
+    public InflightArea getInflightFd(InflightRegion request) throws VhostException {
+        if (request.queueSize() > device.maxQueueSize() || Integer.bitCount(request.queueSize()) != 1) {
+            throw new RequestRejectedException("GET_INFLIGHT_FD queue_size " + request.queueSize()
+                    + " is not a power of two up to the device's " + device.maxQueueSize());
+        }
+        if (request.numQueues() > rings.length) {
+            throw new RequestRejectedException("GET_INFLIGHT_FD num_queues " + request.numQueues()
+                    + " exceeds the device's " + rings.length + " queues");
+        }
+        long size = InflightSplitQueue.mmapBytes(request.numQueues(), request.queueSize());
+        OwnedFd memfd = Mman.memfd("vhost-inflight", size);
+        try {
+            installInflight(Mman.map(memfd.number(), 0, size, true, "inflight buffer"),
+                    new InflightRegion(size, 0, request.numQueues(), request.queueSize()));
+            return new InflightArea(new InflightRegion(size, 0, request.numQueues(), request.queueSize()), memfd);
+        } catch (NativeCallException | RuntimeException e) {
+            memfd.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void setInflightFd(InflightRegion region, Fd fd) throws VhostException {
+        long need = InflightSplitQueue.mmapBytes(region.numQueues(), region.queueSize());
+        if (region.mmapSizeBytes() < need) {
+            throw new RequestRejectedException("SET_INFLIGHT_FD mmap_size " + region.mmapSizeBytes() + " is smaller"
+                    + " than the " + need + " bytes " + region.numQueues() + " queues of " + region.queueSize()
+                    + " descriptors need");
+        }
+        long aligned = region.mmapOffset() & ~(DirtyLog.PAGE_SIZE - 1);
+        long delta = region.mmapOffset() - aligned;
+        Mapping mapping;
+        try {
+            mapping = Mman.map(fd.number(), aligned, region.mmapSizeBytes() + delta, true, "inflight buffer");
+        } catch (NativeCallException e) {
+            throw new RequestRejectedException("SET_INFLIGHT_FD: cannot map the inflight fd: " + e.getMessage(), e);
+        }
+        installInflight(mapping, new InflightRegion(region.mmapSizeBytes(), delta, region.numQueues(),
+                region.queueSize()));
+    }
+
+    private void installInflight(Mapping mapping, InflightRegion layout) {
+        LOG.log(Level.DEBUG, () -> session.name() + ": inflight buffer of " + layout.mmapSizeBytes() + " bytes for "
+                + layout.numQueues() + " queues of " + layout.queueSize());
+        Mapping previous;
+        stateLock.lock();
+        try {
+            previous = inflight;
+            inflight = mapping;
+            inflightLayout = layout;
+        } finally {
+            stateLock.unlock();
+        }
+        if (previous != null) {
+            previous.close();
+        }
+    }
+
+    /** Attaches the queue's part of the inflight buffer, if there is one; the caller holds the ring's lock. */
+    private void attachInflight(Vring r) throws VhostException {
+        Mapping m;
+        InflightRegion layout;
+        stateLock.lock();
+        try {
+            m = inflight;
+            layout = inflightLayout;
+        } finally {
+            stateLock.unlock();
+        }
+        if (m == null || r.index >= layout.numQueues() || !r.queue.tracksInflight()) {
+            r.queue.attachInflight(null);
+            return;
+        }
+        if (layout.queueSize() != r.size) {
+            throw new RequestRejectedException("queue " + r.index + " has " + r.size + " descriptors but the inflight"
+                    + " buffer was laid out for " + layout.queueSize());
+        }
+        r.queue.attachInflight(InflightSplitQueue.ofQueue(m.segment().asSlice(layout.mmapOffset()), r.index,
+                layout.queueSize()));
+    }
+
     // ---- config, reset, close ----------------------------------------------------------------------------------
 
     @Override
@@ -389,7 +536,7 @@ public final class DeviceBackend implements BackendHandler {
                 r.kickPending = false;
                 r.queue = null;
                 r.addressed = false;
-                r.nextAvail = 0;
+                r.base = 0;
             } finally {
                 r.lock.unlock();
             }
@@ -400,11 +547,14 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public void close() {
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             if (closed) {
                 return;
             }
             closed = true;
+        } finally {
+            stateLock.unlock();
         }
         for (Vring r : rings) {
             r.lock.lock();
@@ -414,11 +564,27 @@ public final class DeviceBackend implements BackendHandler {
                 r.lock.unlock();
             }
         }
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             workers.forEach(QueueWorker::close);
             workers.clear();
+        } finally {
+            stateLock.unlock();
         }
         regions.close();
+        dirtyLog.close();
+        if (logFd != null) {
+            logFd.close();
+        }
+        stateLock.lock();
+        try {
+            if (inflight != null) {
+                inflight.close();
+                inflight = null;
+            }
+        } finally {
+            stateLock.unlock();
+        }
         device.reset();
     }
 
@@ -480,8 +646,11 @@ public final class DeviceBackend implements BackendHandler {
     }
 
     private void wakeAll() {
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             workers.forEach(QueueWorker::wake);
+        } finally {
+            stateLock.unlock();
         }
     }
 
@@ -493,23 +662,38 @@ public final class DeviceBackend implements BackendHandler {
         }
         int group = device.workerOf(queue);
         List<Vring> members = groups.get(group);
-        synchronized (workers) {
+        stateLock.lock();
+        try {
             if (closed) {
                 throw new RequestRejectedException("session " + session.name() + " is closing");
             }
-            QueueWorker created = new QueueWorker(session.name() + "-worker-" + group, members);
+            QueueWorker created = new QueueWorker(session.name() + "-" + workerRole(members), members);
             workers.add(created);
             for (Vring m : members) {
                 workerOfRing[m.index] = created;
             }
             try {
-                session.startWorker("worker-" + group, () -> runWorker(created));
+                session.startWorker(workerRole(members), () -> runWorker(created));
             } catch (IllegalStateException e) {
                 throw new RequestRejectedException("session " + session.name() + " is ending; worker " + group
                         + " not started", e);
             }
             return created;
+        } finally {
+            stateLock.unlock();
         }
+    }
+
+    /** {@code vring-0} for a worker of one queue, {@code vrings-0,1} for a group. */
+    private static String workerRole(List<Vring> members) {
+        if (members.size() == 1) {
+            return "vring-" + members.getFirst().index;
+        }
+        StringBuilder b = new StringBuilder("vrings-");
+        for (int i = 0; i < members.size(); i++) {
+            b.append(i == 0 ? "" : ",").append(members.get(i).index);
+        }
+        return b.toString();
     }
 
     private void runWorker(QueueWorker w) throws Exception {
@@ -553,7 +737,8 @@ public final class DeviceBackend implements BackendHandler {
                 return; // a pending kick stays pending until the ring is ready
             }
             r.kickPending = false;
-            SplitVirtqueue q = r.queue;
+            RingQueue ring = r.queue;
+            io.vhost.api.device.Virtqueue q = ring.view();
             MemoryView acquired;
             try {
                 acquired = regions.memory().acquire();
@@ -562,7 +747,7 @@ public final class DeviceBackend implements BackendHandler {
             }
             try (MemoryView view = acquired) {
                 if (view.epoch() != r.memoryEpoch) {
-                    q.remap(view.table());
+                    ring.remap(view.table());
                     r.memoryEpoch = view.epoch();
                 }
                 while (true) {

@@ -3,7 +3,6 @@ package io.vhost.impl.daemon;
 import io.vhost.api.error.NativeCallException;
 import io.vhost.impl.sys.EventFds;
 import io.vhost.impl.sys.OwnedFd;
-import io.vhost.impl.virtqueue.SplitVirtqueue;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -20,8 +19,9 @@ final class Vring {
 
     // All fields below are guarded by lock.
     int size;
-    SplitVirtqueue queue;
-    int nextAvail;
+    RingQueue queue;
+    /** The last SET_VRING_BASE or GET_VRING_BASE value, in the ring type's encoding. */
+    long base;
     long descUser;
     long availUser;
     long usedUser;

@@ -278,7 +278,8 @@ class DeviceBackendTest {
         int head = q.add("hello vring");
         long out = q.lastOut;
         q.kick();
-        await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() instanceof DriverRing.Used u && u.head() == head
+        await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() instanceof DriverRing.Used u
+                && u.head() == head
                 && u.length() == 11);
         assertEquals("HELLO VRING", q.response(out, 11));
         await().atMost(Duration.ofSeconds(10)).until(() -> q.callCount() > 0);
@@ -462,7 +463,9 @@ class DeviceBackendTest {
         assertThrows(VhostException.class, () -> backend.setConfig(new io.vhost.api.message.ConfigSpace(0, 0,
                 new byte[] {1})));
         assertThrows(VhostException.class, () -> backend.setVringNum(1, QSIZE));
-        assertThrows(VhostException.class, () -> backend.setVringBase(0, 70000));
+        backend.setVringNum(0, QSIZE);
+        assertThrows(VhostException.class, () -> backend.setVringBase(0, 70000)); // split rings: 16-bit indices
+        assertThrows(VhostException.class, () -> backend.setVringBase(0, 1L << 32));
     }
 
     @Test
@@ -494,6 +497,115 @@ class DeviceBackendTest {
         q.kick();
         await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() != null);
         assertEquals("MOVED", q.response(out, 5));
+        q.callOwner.close();
+    }
+
+    @Test
+    void withLogAllTheDirtyLogMarksWrittenBuffersAndTheUsedRing() throws Exception {
+        start(new EchoDevice(1, 1), VirtioFeature.LOG_ALL.mask());
+        long logBytes = MEM_SIZE / 4096 / 8;
+        try (OwnedFd logFd = Mman.memfd("dirty-log", 4096);
+                Mapping log = Mman.map(logFd.number(), 0, 4096, true, "test dirty log")) {
+            backend.setLogBase(new io.vhost.api.message.LogRegion(logBytes, 0), logFd);
+            GuestQueue q = new GuestQueue(0);
+            long usedGpa = q.base + 0x2000;
+            backend.setVringAddress(0, new VringAddress(0, VringAddress.F_LOG, USER_BASE + q.base,
+                    USER_BASE + usedGpa, USER_BASE + q.base + 0x1000, usedGpa));
+            backend.setVringEnable(0, true);
+            q.nextBuffer = 0x80000 - 0x100; // the response buffer lands at 0x80000: page 0x80
+            q.add("dirty");
+            q.kick();
+            await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() != null);
+            MemorySegment bits = log.segment();
+            java.util.function.LongPredicate dirty = page -> (bits.get(ValueLayout.JAVA_BYTE, page / 8)
+                    & (1 << (page % 8))) != 0;
+            assertTrue(dirty.test(0x80000 / 4096), "the written response page is not marked");
+            assertTrue(dirty.test(usedGpa / 4096), "the used ring page is not marked");
+            assertFalse(dirty.test(0x7f000 / 4096), "a page only read by the device is marked");
+            q.callOwner.close();
+        }
+    }
+
+    @Test
+    void inflightHeadsOfACrashedBackendAreResubmittedAfterReconnect() throws Exception {
+        start(new EchoDevice(1, 1), 0);
+        io.vhost.api.backend.BackendHandler.InflightArea area = backend.getInflightFd(
+                new io.vhost.api.message.InflightRegion(0, 0, 1, QSIZE));
+        try (Fd inflightFd = area.fd();
+                Mapping view = Mman.map(inflightFd.number(), 0, area.region().mmapSizeBytes(), true, "test inflight")) {
+            GuestQueue q = new GuestQueue(0);
+            backend.setVringEnable(0, true);
+            q.add("first");
+            q.kick();
+            await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() != null);
+            io.vhost.impl.memory.InflightSplitQueue region = io.vhost.impl.memory.InflightSplitQueue.ofQueue(
+                    view.segment(), 0, QSIZE);
+            assertTrue(region.isInitialized());
+            assertEquals(1, region.usedIndex());
+            // The back-end crashes after popping "second" (marked inflight) but before completing it.
+            int second = q.add("second");
+            long out = q.lastOut;
+            region.markInflight(second, 7);
+            q.callOwner.close();
+            session.supervisor.close();
+            backend.close();
+
+            // Reconnect: a new back-end gets the same inflight buffer back and resumes after "second".
+            session = new TestSession();
+            backend = new DeviceBackend(device, session);
+            backend.setMemoryTable(new MemoryTable(List.of(new MemoryRegion(0, MEM_SIZE, USER_BASE, 0))),
+                    List.of(memfd));
+            backend.setInflightFd(area.region(), inflightFd);
+            backend.setVringNum(0, QSIZE);
+            backend.setVringBase(0, 2);
+            backend.setVringAddress(0, new VringAddress(0, 0, USER_BASE + q.base, USER_BASE + q.base + 0x2000,
+                    USER_BASE + q.base + 0x1000, 0));
+            try (OwnedFd kick = EventFds.create(EventFds.EFD_NONBLOCK, "kick after reconnect")) {
+                backend.setVringKick(0, Optional.of(kick.take()));
+                backend.setVringEnable(0, true);
+                await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() instanceof DriverRing.Used u
+                        && u.head() == second);
+            }
+            assertEquals("SECOND", q.response(out, 6));
+            assertFalse(region.isInflight(second));
+            assertEquals(2, region.usedIndex());
+        }
+    }
+
+    @Test
+    void afterAGuestRebootTheRingRestartsFromTheUsedIndexInGuestMemory() throws Exception {
+        start(new EchoDevice(1, 1), 0);
+        GuestQueue q = new GuestQueue(0);
+        backend.setVringEnable(0, true);
+        for (String s : new String[] {"a", "b", "c"}) {
+            q.add(s);
+            q.kick();
+            await().atMost(Duration.ofSeconds(10)).until(() -> q.ring.poll() != null);
+        }
+        assertEquals(3L, backend.getVringBase(0, StopMode.DRAIN));
+        // The guest reboots: its driver lays out a fresh ring (indices 0) at the same place; the front-end restores
+        // only the avail index (SET_VRING_BASE 0) and resends the addresses.
+        DriverRing fresh = new DriverRing(QSIZE, guest.asSlice(q.base, DriverRing.descTableBytes(QSIZE)),
+                guest.asSlice(q.base + 0x1000, DriverRing.availBytes(QSIZE)),
+                guest.asSlice(q.base + 0x2000, DriverRing.usedBytes(QSIZE)));
+        backend.setVringNum(0, QSIZE);
+        backend.setVringBase(0, 0);
+        backend.setVringAddress(0, new VringAddress(0, 0, USER_BASE + q.base, USER_BASE + q.base + 0x2000,
+                USER_BASE + q.base + 0x1000, 0));
+        try (OwnedFd kick = EventFds.create(EventFds.EFD_NONBLOCK, "kick after reboot")) {
+            int kickFd = kick.number();
+            backend.setVringKick(0, Optional.of(kick.take()));
+            byte[] text = "rebooted".getBytes(StandardCharsets.US_ASCII);
+            MemorySegment.copy(MemorySegment.ofArray(text), 0, guest, q.base + 0x8000, text.length);
+            int head = fresh.add(List.of(new DriverRing.Buffer(q.base + 0x8000, text.length)),
+                    List.of(new DriverRing.Buffer(q.base + 0x8100, 64)));
+            fresh.publish();
+            EventFds.signal(kickFd, 1);
+            // A device that kept its old used index (3) would publish used idx 4, which the fresh driver rejects.
+            await().atMost(Duration.ofSeconds(10)).until(() -> fresh.poll() instanceof DriverRing.Used u
+                    && u.head() == head);
+            assertEquals(1, fresh.deviceUsedIndex());
+        }
         q.callOwner.close();
     }
 }
