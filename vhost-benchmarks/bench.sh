@@ -4,8 +4,9 @@
 #   vhost-benchmarks/bench.sh [--quick | --full] [--out DIR] [--jfr] [--no-build] [--regimes pinned,unpinned]
 #
 #   --quick   (default) pinned regime only, FFM transport, virtual-thread caller, sample-time mode; < 90 s
-#   --full    pinned (taskset -c 0) and unpinned; both transports, platform and virtual callers, throughput and
-#             sample-time modes, blk at depth 1 and 16, 10/100/1000 idle sessions; < 10 min on 2 cores
+#   --full    pinned (taskset -c 0): both transports, platform and virtual callers, throughput and sample-time
+#             modes, blk at depth 1 and 16; unpinned: the same with FFM and sample-time only; then 10, 100 and
+#             1000 idle sessions (FFM) and 1000 (junixsocket), unpinned; < 10 min on 2 cores
 #   --jfr     also record a JFR file per JMH fork (JMH -prof jfr) under DIR/jfr
 #   --out     run directory (default vhost-benchmarks/target/bench/<UTC time>-<profile>)
 #
@@ -116,6 +117,9 @@ for regime in "${regime_list[@]}"; do
   fi
   log "$regime: vhost-java (JMH $profile profile; JMH output in java-$regime.jsonl.jmh.log)"
   jargs=(--profile "$profile" --regime "$regime" --out "$out/java-$regime.jsonl")
+  # Full profile: the whole matrix pinned (the reproducible regime); unpinned, FFM in sample-time mode only (10 min).
+  [[ $profile == full && $regime == unpinned ]] && jargs+=(--matrix narrow)
+  [[ $regime != "${regime_list[-1]}" ]] && jargs+=(--only control,oneway,kick,blk)
   [[ -n $jfr ]] && jargs+=(--jfr "$out/jfr")
   timeout --kill-after=10 "$jtimeout" "${prefix[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
     io.vhost.bench.BenchMain "${jargs[@]}" >&2 || log "vhost-java run ended with status $? (partial results kept)"

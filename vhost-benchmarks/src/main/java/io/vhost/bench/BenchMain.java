@@ -27,13 +27,16 @@ import org.openjdk.jmh.util.Statistics;
  * JSON object per result to a file. The regime itself (pinned with {@code taskset -c 0} or not) is applied by the
  * caller, {@code vhost-benchmarks/bench.sh}; JMH forks and the scale program inherit the CPU affinity.
  * <p>Usage: {@code BenchMain --profile quick|full --regime NAME --out FILE.jsonl [--log FILE] [--jfr DIR]
- * [--only control,oneway,kick,blk,scale]}.
+ * [--only control,oneway,kick,blk,scale] [--matrix wide|narrow]}. The full profile runs both callers (virtual and
+ * platform thread); the wide matrix (default of the full profile) adds the junixsocket transport and the throughput
+ * mode to the FFM transport and the sample-time mode (where the rate is 1 / mean time).
  */
 public final class BenchMain {
 
     private static final String NATIVE = "--enable-native-access=ALL-UNNAMED";
 
     private final boolean full;
+    private final boolean wide;
     private final String regime;
     private final Path out;
     private final Path log;
@@ -41,9 +44,10 @@ public final class BenchMain {
     private final List<String> only;
     private final PrintStream console;
 
-    private BenchMain(boolean full, String regime, Path out, Path log, Path jfr, List<String> only,
+    private BenchMain(boolean full, boolean wide, String regime, Path out, Path log, Path jfr, List<String> only,
             PrintStream console) {
         this.full = full;
+        this.wide = wide;
         this.regime = regime;
         this.out = out;
         this.log = log;
@@ -60,6 +64,7 @@ public final class BenchMain {
      */
     public static void main(String[] args) throws Exception {
         String profile = "quick";
+        String matrix = null;
         String regime = "unpinned";
         Path out = null;
         Path log = null;
@@ -75,9 +80,10 @@ public final class BenchMain {
                 case "--log" -> log = Path.of(v);
                 case "--jfr" -> jfr = Path.of(v);
                 case "--only" -> only = List.of(v.split(","));
+                case "--matrix" -> matrix = v;
                 default -> throw new IllegalArgumentException("unknown argument " + a + "; usage: BenchMain "
                         + "--profile quick|full --regime NAME --out FILE.jsonl [--log FILE] [--jfr DIR] "
-                        + "[--only control,oneway,kick,blk,scale]");
+                        + "[--only control,oneway,kick,blk,scale] [--matrix wide|narrow]");
             }
             i++;
         }
@@ -87,7 +93,9 @@ public final class BenchMain {
         if (log == null) {
             log = out.resolveSibling(out.getFileName() + ".jmh.log");
         }
-        new BenchMain(profile.equals("full"), regime, out, log, jfr, only, System.out).run();
+        boolean full = profile.equals("full");
+        boolean wide = matrix == null ? full : matrix.equals("wide");
+        new BenchMain(full, wide, regime, out, log, jfr, only, System.out).run();
     }
 
     private boolean wanted(String group) {
@@ -97,8 +105,8 @@ public final class BenchMain {
     private void run() throws Exception {
         Files.createDirectories(out.toAbsolutePath().getParent());
         List<String> callers = full ? List.of("VIRTUAL", "PLATFORM") : List.of("VIRTUAL");
-        String[] transports = full ? new String[] {"FFM", "JUNIXSOCKET"} : new String[] {"FFM"};
-        Mode[] rtModes = full ? new Mode[] {Mode.Throughput, Mode.SampleTime} : new Mode[] {Mode.SampleTime};
+        String[] transports = wide ? new String[] {"FFM", "JUNIXSOCKET"} : new String[] {"FFM"};
+        Mode[] rtModes = wide ? new Mode[] {Mode.Throughput, Mode.SampleTime} : new Mode[] {Mode.SampleTime};
         for (String caller : callers) {
             if (wanted("control")) {
                 jmh("control", caller, "ControlPlaneBench\\.(getFeatures|setVringNumAck|setVringKickAck|setMemTableAck)$",
