@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * Explains a round trip's cost: runs GET_FEATURES round trips between our front-end and back-end (caller on a
  * virtual or platform thread) and prints the context switches (voluntary and involuntary, summed over all threads of
- * this process, from {@code /proc/self/task/N/status}) and the CPU time per round trip. A C request/reply between two
+ * this process, from {@code /proc/self/task/N/status}) and the user and system CPU time per round trip. A C request/reply between two
  * threads costs two voluntary switches (each side blocks once).
  * <p>Usage: {@code SwitchCount [ffm|junixsocket] [virtual|platform] [ROUND_TRIPS]}; prints one JSON line.
  */
@@ -39,20 +39,21 @@ public final class SwitchCount {
                         fe.getFeatures();
                     }
                     long[] s0 = switches();
-                    long c0 = cpuNanos();
+                    long[] c0 = cpuNanos();
                     long t0 = System.nanoTime();
                     for (int i = 0; i < n; i++) {
                         fe.getFeatures();
                     }
                     long t1 = System.nanoTime();
-                    long c1 = cpuNanos();
+                    long[] c1 = cpuNanos();
                     long[] s1 = switches();
                     result.set(String.format(Locale.ROOT, "{\"bench\":\"switchCount\",\"transport\":\"%s\","
                                     + "\"caller\":\"%s\",\"round_trips\":%d,\"us_per_rt\":%.2f,"
                                     + "\"voluntary_switches_per_rt\":%.2f,\"involuntary_switches_per_rt\":%.2f,"
-                                    + "\"cpu_us_per_rt\":%.2f,\"threads\":%d}", kind, virtual ? "virtual" : "platform",
-                            n, (t1 - t0) / 1e3 / n, (double) (s1[0] - s0[0]) / n, (double) (s1[1] - s0[1]) / n,
-                            (c1 - c0) / 1e3 / n, (int) s1[2]));
+                                    + "\"user_cpu_us_per_rt\":%.2f,\"system_cpu_us_per_rt\":%.2f,\"threads\":%d}", kind,
+                            virtual ? "virtual" : "platform", n, (t1 - t0) / 1e3 / n,
+                            (double) (s1[0] - s0[0]) / n, (double) (s1[1] - s0[1]) / n,
+                            (c1[0] - c0[0]) / 1e3 / n, (c1[1] - c0[1]) / 1e3 / n, (int) s1[2]));
                 } catch (Exception e) {
                     result.set("{\"error\":\"" + e + "\"}");
                 }
@@ -87,11 +88,11 @@ public final class SwitchCount {
         return new long[] {vol, invol, threads};
     }
 
-    /** CPU time of the whole process (user + system), from {@code /proc/self/stat}, in nanoseconds. */
-    private static long cpuNanos() throws IOException {
+    /** User and system CPU time of the whole process, from {@code /proc/self/stat}, in nanoseconds. */
+    private static long[] cpuNanos() throws IOException {
         String stat = Files.readString(Path.of("/proc/self/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
-        return ticks * 10_000_000L; // USER_HZ = 100
+        // utime and stime are fields 14 and 15 of stat(5), in USER_HZ (100) ticks
+        return new long[] {Long.parseLong(f[11]) * 10_000_000L, Long.parseLong(f[12]) * 10_000_000L};
     }
 }
