@@ -42,9 +42,12 @@ import java.util.Optional;
  * The back-end protocol engine of one connection: receive, validate, dispatch, reply. Runs on the session's reader
  * thread; only that thread mutates the negotiated state, device threads read it through volatile fields.
  *
+ * <p>NEED_REPLY. A request without a reply body that sets NEED_REPLY gets a u64 ack (0 success, non-zero failure);
+ * a request with a reply body gets only that body (never two replies). The negotiated REPLY_ACK state,
+ * {@link #replyAck()}, decides whether the back-end channel asks the front-end for acks.
+ *
  * <p>Error policy. A malformed message (bad header, size, fd count or payload syntax) ends the session: the framing
- * can no longer be trusted. An unknown request id is skipped: NACKed when NEED_REPLY and REPLY_ACK are in effect,
- * otherwise logged. A well-formed request that cannot be honoured (feature not negotiated, queue index out of range,
+ * can no longer be trusted. An unknown request id is skipped: NACKed when NEED_REPLY is set, otherwise logged. A well-formed request that cannot be honoured (feature not negotiated, queue index out of range,
  * device refusal) is rejected: requests without a reply body get a non-zero ack when one was asked for; requests
  * with a reply body get their defined error reply (empty GET_CONFIG, non-zero u64, crypto session id -1), and where
  * the spec defines none (GET_VRING_BASE, GET_INFLIGHT_FD, ...) the session ends, so the peer is never left waiting.
@@ -219,7 +222,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
         } catch (ProtocolViolationException e) {
             if (e.recovery() == Recovery.RETRY) {
                 metrics.error("unknown-request");
-                boolean nack = h.needsReply() && replyAck();
+                boolean nack = h.needsReply();
                 LOG.log(Level.WARNING, () -> name + ": " + e.getMessage() + "; "
                         + (nack ? "answered with a non-zero ack" : "ignored") + ", the session goes on");
                 if (nack) {
@@ -261,7 +264,9 @@ final class RequestEngine implements ChannelSender.Negotiated {
             try (Reply sent = reply) {
                 send(request, sent);
             }
-        } else if (h.needsReply() && replyAck()) {
+        } else if (h.needsReply()) {
+            // a front-end that sets NEED_REPLY waits for an answer: give it one even if it never negotiated
+            // REPLY_ACK (libvhost-user and DPDK do the same), so it is never left waiting
             send(request, Reply.ack(ok));
         }
         return ok;

@@ -100,10 +100,25 @@ class BackendConformanceTest extends BackendTestBase {
     }
 
     @Test
-    void noReplyAckUntilNegotiated() throws IOException {
-        fe.send(SET_OWNER.id(), RawFrontend.V1_NEED_REPLY, new byte[0]);
-        assertEquals(DEVICE_FEATURES | BIT30, sync(), "the next message must be the GET_FEATURES reply, no ack");
+    void needReplyIsAnsweredEvenBeforeReplyAckIsNegotiated() throws IOException {
+        assertEquals(0, acked(SET_OWNER, new byte[0]), "a front-end that asks is never left waiting");
         assertTrue(device.events().contains("setOwner"));
+        send(SET_OWNER, new byte[0]);
+        assertEquals(DEVICE_FEATURES | BIT30, sync(), "without NEED_REPLY nothing is sent");
+        assertFalse(session().engine().replyAck(), "REPLY_ACK itself is not in effect");
+    }
+
+    @Test
+    void replyAckNeedsProtocolFeaturesAndTheReplyAckBit() throws IOException {
+        send(SET_PROTOCOL_FEATURES, u64(mask(ProtocolFeature.CONFIG)));
+        sync();
+        assertFalse(session().engine().replyAck());
+        send(SET_PROTOCOL_FEATURES, u64(mask(ProtocolFeature.REPLY_ACK)));
+        sync();
+        assertTrue(session().engine().replyAck(), "on without GET_PROTOCOL_FEATURES and before SET_FEATURES");
+        send(SET_FEATURES, u64(DEVICE_FEATURES | BIT30));
+        sync();
+        assertTrue(session().engine().replyAck());
     }
 
     @Test
