@@ -374,8 +374,12 @@ class BackendConformanceTest extends BackendTestBase {
     @Test
     void backendChannelCarriesRequestsAndAwaitsAcks() throws Exception {
         negotiate(NEGOTIATED | mask(ProtocolFeature.SHARED_OBJECT));
+        assertTrue(context.frontendChannel().isEmpty());
         try (Connection mine = openBackendChannel()) {
             assertTrue(device.channel().acksReplies());
+            assertTrue(context.frontendChannel().isPresent(), "the session context hands out the same channel");
+            assertEquals(DEVICE_FEATURES | BIT30, context.ackedFeatures());
+            assertEquals(NEGOTIATED | mask(ProtocolFeature.SHARED_OBJECT), context.ackedProtocolFeatures());
             CompletableFuture<Void> change = CompletableFuture.runAsync(() -> {
                 try {
                     device.channel().configChanged();
