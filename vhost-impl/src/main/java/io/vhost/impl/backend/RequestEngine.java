@@ -91,6 +91,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
     private volatile boolean protocolNegotiated;
     private boolean featuresSet;
     private boolean postcopyListening;
+    private boolean postcopyAckDue;
     private CodecOptions codecOptions = CodecOptions.DEFAULT;
     private volatile ChannelSender channel;
     private long requests;
@@ -214,6 +215,16 @@ final class RequestEngine implements ChannelSender.Negotiated {
                         + (fds.isEmpty() ? "" : " (closed the " + fds.size() + " fds it carried)"));
             }
             throw e;
+        }
+        if (postcopyAckDue && h.frontendRequest().orElse(null) == FrontendRequest.SET_MEM_TABLE
+                && h.size() == Long.BYTES && fds.isEmpty()) {
+            // spec §SET_MEM_TABLE note: after our postcopy reply the front-end acknowledges with a SET_MEM_TABLE
+            // carrying a u64 (QEMU sends 0); only then may the guest fault on the regions
+            postcopyAckDue = false;
+            long result = payload.duplicate().order(ByteOrder.nativeOrder()).getLong(0);
+            LOG.log(result == 0 ? Level.DEBUG : Level.WARNING, () -> name + ": the front-end acknowledged the postcopy "
+                    + "memory table with " + result);
+            return true;
         }
         long start = metrics.enabled() ? System.nanoTime() : 0;
         FrontendMessage message;
@@ -346,7 +357,9 @@ final class RequestEngine implements ChannelSender.Negotiated {
             }
             case SetMemTable m -> {
                 if (postcopyListening) {
-                    yield new Reply.MemoryTableReply(handler.setMemoryTablePostcopy(m.table(), m.fds()));
+                    Reply reply = new Reply.MemoryTableReply(handler.setMemoryTablePostcopy(m.table(), m.fds()));
+                    postcopyAckDue = true;
+                    yield reply;
                 }
                 handler.setMemoryTable(m.table(), m.fds());
                 yield null;
@@ -479,6 +492,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
             }
             case PostcopyEnd m -> {
                 postcopyListening = false;
+                postcopyAckDue = false;
                 handler.postcopyEnd();
                 yield new Reply.U64(0);
             }

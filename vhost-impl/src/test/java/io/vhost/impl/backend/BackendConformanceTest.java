@@ -499,6 +499,24 @@ class BackendConformanceTest extends BackendTestBase {
     }
 
     @Test
+    void postcopyMemoryTableIsRepliedAndItsAckConsumed() throws IOException {
+        negotiate(NEGOTIATED | mask(ProtocolFeature.PAGEFAULT));
+        RawFrontend.Message uffd = call(POSTCOPY_ADVISE, new byte[0]);
+        RawFrontend.closeAll(uffd.fds());
+        assertEquals(0, acked(POSTCOPY_LISTEN, new byte[0]));
+        try (FileInputStream region = RawFrontend.dummyFd()) {
+            RawFrontend.Message table = call(SET_MEM_TABLE, memTable(region(0, 1 << 20, 0x7f0000000000L, 0)),
+                    region.getFD());
+            assertEquals(8 + 32, table.payload().length, "the reply lists the mapped regions");
+            assertEquals(1, table.body().getInt());
+        }
+        send(SET_MEM_TABLE, u64(0)); // the front-end's acknowledgement (QEMU sends a u64 0)
+        assertEquals(DEVICE_FEATURES | BIT30, sync(), "the ack is consumed, the session goes on");
+        assertEquals(0, call(POSTCOPY_END, new byte[0]).u64());
+        assertTrue(device.events().contains("setMemoryTablePostcopy 1"));
+    }
+
+    @Test
     void iotlbNeedsAccessPlatform() throws IOException {
         long accessPlatform = VirtioFeature.ACCESS_PLATFORM.mask();
         assertEquals(DEVICE_FEATURES | BIT30, call(GET_FEATURES, new byte[0]).u64() & ~accessPlatform);
