@@ -147,7 +147,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         int n = generation.incrementAndGet();
         String name = path + "#" + n;
         LOG.log(Level.DEBUG, "{0}: connected to the back-end ({1})", name, c.description());
-        return new FrontendSession(name, c, options.replyTimeout(), this::codecOptions,
+        return new FrontendSession(name, c, options.replyTimeout(), options.idleMonitor(), this::codecOptions,
                 cause -> onSessionFailure(n, cause));
     }
 

@@ -10,8 +10,13 @@ import java.util.Objects;
  * @param connectTimeout client mode: how long to retry connecting (backoff 10 ms doubling to 1 s)
  * @param replyTimeout how long a request waits for its reply before the connection is declared broken
  * @param metrics where request timings and connection events go ({@link FrontendMetricsListener#NONE} by default)
+ * @param idleMonitor {@code true} (default): a reader thread per connection receives every reply and notices a
+ *     back-end that goes away while no request is in flight, reporting it to the reconnect listeners at once;
+ *     {@code false}: the calling thread reads its own reply (one thread hand-off less per request, for
+ *     latency-sensitive callers) and a lost back-end is noticed by the next request
  */
-public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, FrontendMetricsListener metrics) {
+public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, FrontendMetricsListener metrics,
+        boolean idleMonitor) {
 
     /** Checks the values. */
     public FrontendOptions {
@@ -32,7 +37,8 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Fr
      * @return the default options
      */
     public static FrontendOptions defaults() {
-        return new FrontendOptions(Duration.ofSeconds(10), Duration.ofSeconds(30), FrontendMetricsListener.NONE);
+        return new FrontendOptions(Duration.ofSeconds(10), Duration.ofSeconds(30), FrontendMetricsListener.NONE,
+                true);
     }
 
     /**
@@ -42,7 +48,7 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Fr
      * @return the new options
      */
     public FrontendOptions withConnectTimeout(Duration timeout) {
-        return new FrontendOptions(timeout, replyTimeout, metrics);
+        return new FrontendOptions(timeout, replyTimeout, metrics, idleMonitor);
     }
 
     /**
@@ -52,7 +58,7 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Fr
      * @return the new options
      */
     public FrontendOptions withReplyTimeout(Duration timeout) {
-        return new FrontendOptions(connectTimeout, timeout, metrics);
+        return new FrontendOptions(connectTimeout, timeout, metrics, idleMonitor);
     }
 
     /**
@@ -62,6 +68,16 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Fr
      * @return the new options
      */
     public FrontendOptions withMetrics(FrontendMetricsListener listener) {
-        return new FrontendOptions(connectTimeout, replyTimeout, listener);
+        return new FrontendOptions(connectTimeout, replyTimeout, listener, idleMonitor);
+    }
+
+    /**
+     * Returns a copy with the idle monitor on or off (see {@link #idleMonitor()}).
+     *
+     * @param monitor {@code false} to let callers read their own replies
+     * @return the new options
+     */
+    public FrontendOptions withIdleMonitor(boolean monitor) {
+        return new FrontendOptions(connectTimeout, replyTimeout, metrics, monitor);
     }
 }

@@ -53,21 +53,31 @@ final class FrontendSession implements AutoCloseable {
     private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
             .order(ByteOrder.nativeOrder());
     private volatile boolean closing;
+    private final boolean idleMonitor;
+    // Direct mode (no reader thread): the request whose reply the caller is reading, and its deadline (0 = none).
+    private volatile FrontendRequest directRequest;
+    private volatile long directDeadline;
+    private final ByteBuffer directHeader = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES)
+            .order(ByteOrder.nativeOrder());
 
     /** A request waiting for its reply. */
     private record Pending(FrontendRequest request, CompletableFuture<Reply> reply) {
     }
 
-    FrontendSession(String name, Connection connection, Duration replyTimeout, Supplier<CodecOptions> codecOptions,
-            Consumer<VhostException> onFailure) {
+    FrontendSession(String name, Connection connection, Duration replyTimeout, boolean idleMonitor,
+            Supplier<CodecOptions> codecOptions, Consumer<VhostException> onFailure) {
         this.name = name;
         this.connection = connection;
         this.replyTimeout = replyTimeout;
+        // junixsocket receives only on platform threads, so its replies always come through the reader thread.
+        this.idleMonitor = idleMonitor || connection.kind() == TransportKind.JUNIXSOCKET;
         this.codecOptions = codecOptions;
         this.onFailure = onFailure;
         this.supervisor = new Supervisor("vhost[" + name + "]");
         supervisor.onShutdown(connection::shutdown);
-        if (connection.kind() == TransportKind.JUNIXSOCKET) {
+        if (!this.idleMonitor) {
+            supervisor.fork("reply-watchdog", this::watchdogLoop);
+        } else if (connection.kind() == TransportKind.JUNIXSOCKET) {
             supervisor.forkPlatform("reader", this::readLoop); // junixsocket blocks in native reads
         } else {
             supervisor.fork("reader", this::readLoop);
@@ -118,7 +128,7 @@ final class FrontendSession implements AutoCloseable {
             if (p == null) {
                 return null;
             }
-            return await(p);
+            return idleMonitor ? await(p) : receiveDirect(p);
         } finally {
             pending.compareAndSet(p, null);
         }
@@ -141,6 +151,59 @@ final class FrontendSession implements AutoCloseable {
             VhostException f = disconnected("empty " + request.name() + " could not be sent", e);
             fail(f);
             throw f;
+        }
+    }
+
+    /** Direct mode: the caller reads its own reply; the watchdog shuts the socket down if it takes too long. */
+    private Reply receiveDirect(Pending p) throws VhostException {
+        directRequest = p.request();
+        directDeadline = System.nanoTime() + replyTimeout.toNanos();
+        List<Fd> fds = List.of();
+        try {
+            directHeader.clear();
+            fds = connection.receiveHeader(directHeader);
+            directHeader.flip();
+            receiveReply(directHeader, fds);
+            return p.reply().getNow(null);
+        } catch (IOException | RuntimeException e) {
+            closeAll(fds);
+            VhostException first = failure.get();
+            if (first != null) {
+                throw first; // the watchdog's timeout, recorded first
+            }
+            if (closing) {
+                throw new PeerDisconnectedException(name + ": the front-end was closed while " + p.request().name()
+                        + " waited for its reply", null, Recovery.FAIL);
+            }
+            VhostException f = switch (e) {
+                case VhostException v when !(v instanceof PeerDisconnectedException) -> v;
+                case IOException io -> disconnected("the back-end closed the connection before replying to "
+                        + p.request().name(), io);
+                default -> new ProtocolViolationException(name + ": the reply to " + p.request().name()
+                        + " could not be decoded (" + e + "); disconnected", e);
+            };
+            fail(f);
+            throw f;
+        } finally {
+            directDeadline = 0;
+        }
+    }
+
+    private void watchdogLoop() {
+        while (!closing && failure.get() == null) {
+            long deadline = directDeadline;
+            if (deadline == 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, replyTimeout.toNanos());
+                continue;
+            }
+            long left = deadline - System.nanoTime();
+            if (left > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, left);
+            } else if (directDeadline == deadline) {
+                fail(new ProtocolViolationException(name + ": no reply to " + directRequest.name() + " within "
+                        + replyTimeout.toMillis() + " ms; the connection was shut down, reconnect to continue"));
+                return;
+            }
         }
     }
 
