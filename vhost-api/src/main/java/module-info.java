@@ -7,6 +7,7 @@ module io.vhost.api {
     exports io.vhost.api.error;
     exports io.vhost.api.feature;
     exports io.vhost.api.message;
+    exports io.vhost.api.backend;
     exports io.vhost.api.device;
     exports io.vhost.api.frontend;
 }

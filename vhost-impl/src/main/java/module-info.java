@@ -15,5 +15,6 @@ module io.vhost.impl {
     exports io.vhost.impl.poll;
     exports io.vhost.impl.transport;
     exports io.vhost.impl.frontend;
+    exports io.vhost.impl.backend;
     exports io.vhost.impl.metrics;
 }

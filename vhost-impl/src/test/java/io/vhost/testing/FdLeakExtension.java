@@ -22,8 +22,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Counts {@code /proc/self/fd} before and after each test class (and optionally each test) and fails on a leak.
  *
  * <p>Robust to the JVM: it pre-warms lazily opened fds (the shared poller, Awaitility's threads, SecureRandom),
- * ignores fds of jar files, of the JDK (opened by class loading) and of the random devices, and lets fds that are being closed asynchronously settle through
- * Awaitility (up to 5 s) before it reports.
+ * ignores fds of jar files, of the JDK (opened by class loading) and of the random devices, and lets fds that are
+ * being closed asynchronously settle through Awaitility (up to 5 s) before it reports.
  */
 public final class FdLeakExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback,
         AfterEachCallback {

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * An epoll readiness service: a thread calls {@link #awaitReadable(int)} or {@link #awaitWritable(int)} and parks;
@@ -43,6 +44,7 @@ public final class Poller implements AutoCloseable {
     private final int wakeupFd;
     private final ConcurrentHashMap<Integer, Waiter> waiters = new ConcurrentHashMap<>();
     private final Thread thread;
+    private final ReentrantReadWriteLock epollInUse = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
     private static final class Waiter {
@@ -165,9 +167,18 @@ public final class Poller implements AutoCloseable {
         boolean registered = false;
         try {
             int flags = events | Epoll.EPOLLONESHOT;
-            int errno = Epoll.tryCtl(epfd, Epoll.EPOLL_CTL_MOD, fd, flags, fd);
-            if (errno == Errno.ENOENT) {
-                errno = Epoll.tryCtl(epfd, Epoll.EPOLL_CTL_ADD, fd, flags, fd);
+            int errno;
+            epollInUse.readLock().lock();
+            try {
+                if (closed) {
+                    throw closedException();
+                }
+                errno = Epoll.tryCtl(epfd, Epoll.EPOLL_CTL_MOD, fd, flags, fd);
+                if (errno == Errno.ENOENT) {
+                    errno = Epoll.tryCtl(epfd, Epoll.EPOLL_CTL_ADD, fd, flags, fd);
+                }
+            } finally {
+                epollInUse.readLock().unlock();
             }
             if (errno != 0) {
                 throw Errno.failure("epoll_ctl", "(arm, epfd=" + epfd + ", fd=" + fd + ") on " + name, errno);
@@ -194,11 +205,18 @@ public final class Poller implements AutoCloseable {
             return true;
         } finally {
             waiters.remove(fd, waiter);
-            if (registered && !waiter.fired && !closed) {
-                int errno = Epoll.tryCtl(epfd, Epoll.EPOLL_CTL_DEL, fd, 0, 0);
-                if (errno != 0 && errno != Errno.ENOENT && errno != Errno.EBADF) {
-                    LOG.log(System.Logger.Level.WARNING, name + ": removing fd " + fd + ": "
-                            + Errno.failure("epoll_ctl", "(DEL)", errno).getMessage());
+            if (registered && !waiter.fired) {
+                epollInUse.readLock().lock();
+                try {
+                    if (!closed) {
+                        int errno = Epoll.tryCtl(epfd, Epoll.EPOLL_CTL_DEL, fd, 0, 0);
+                        if (errno != 0 && errno != Errno.ENOENT && errno != Errno.EBADF) {
+                            LOG.log(System.Logger.Level.WARNING, name + ": removing fd " + fd + ": "
+                                    + Errno.failure("epoll_ctl", "(DEL)", errno).getMessage());
+                        }
+                    }
+                } finally {
+                    epollInUse.readLock().unlock();
                 }
             }
         }
@@ -272,8 +290,13 @@ public final class Poller implements AutoCloseable {
             }
         }
         waiters.values().forEach(w -> LockSupport.unpark(w.thread));
-        epoll.close();
-        wakeup.close();
+        epollInUse.writeLock().lock(); // no waiter is inside epoll_ctl any more, and none will start
+        try {
+            epoll.close();
+            wakeup.close();
+        } finally {
+            epollInUse.writeLock().unlock();
+        }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }

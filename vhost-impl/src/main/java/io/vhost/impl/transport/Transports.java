@@ -1,6 +1,5 @@
 package io.vhost.impl.transport;
 
-import io.vhost.api.error.NativeCallException;
 import io.vhost.impl.poll.Poller;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Sockets;
@@ -47,12 +46,7 @@ public final class Transports {
      */
     public static Connection[] socketPair(TransportKind kind) throws IOException {
         String name = "socketpair#" + PAIRS.incrementAndGet();
-        OwnedFd[] ends;
-        try {
-            ends = Sockets.socketPair(0, name);
-        } catch (NativeCallException e) {
-            throw e;
-        }
+        OwnedFd[] ends = Sockets.socketPair(0, name);
         Connection first = null;
         try {
             first = wrap(ends[0], kind, name + "/0");

@@ -34,10 +34,10 @@ public final class PingPongMeasurement {
         for (String mode : List.of("FFM platform", "FFM virtual", "JUNIXSOCKET platform")) {
             TransportKind kind = mode.startsWith("FFM") ? TransportKind.FFM : TransportKind.JUNIXSOCKET;
             boolean virtual = mode.endsWith("virtual");
-            measure(kind, virtual, 1, millis); // warm-up
+            measure(kind, virtual, millis); // warm-up
             long[] results = new long[runs];
             for (int i = 0; i < runs; i++) {
-                results[i] = measure(kind, virtual, 1, millis);
+                results[i] = measure(kind, virtual, millis);
             }
             Arrays.sort(results);
             System.out.printf("%-22s median %,d rt/s  runs %s%n", mode, results[runs / 2], Arrays.toString(results));
@@ -49,12 +49,11 @@ public final class PingPongMeasurement {
      *
      * @param kind the transport
      * @param virtual whether both ends run on virtual threads
-     * @param unused reserved
      * @param millis how long to run
      * @return round trips per second
      * @throws Exception on failure
      */
-    static long measure(TransportKind kind, boolean virtual, int unused, long millis) throws Exception {
+    static long measure(TransportKind kind, boolean virtual, long millis) throws Exception {
         Connection[] pair = Transports.socketPair(kind);
         ThreadFactory factory = virtual ? Thread.ofVirtual().factory() : Thread.ofPlatform().factory();
         AtomicReference<Throwable> failure = new AtomicReference<>();
