@@ -13,6 +13,7 @@ import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
 import io.vhost.impl.codec.VhostUserCodec;
 import io.vhost.impl.daemon.Supervisor;
+import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.transport.Connection;
 import io.vhost.impl.transport.TransportKind;
 import java.io.IOException;
@@ -54,6 +55,8 @@ final class FrontendSession implements AutoCloseable {
             .order(ByteOrder.nativeOrder());
     private volatile boolean closing;
     private final boolean idleMonitor;
+    private final SessionMetrics metrics;
+    private volatile long lastReplyBytes;
     // Direct mode (no reader thread): the request whose reply the caller is reading, and its deadline (0 = none).
     private volatile FrontendRequest directRequest;
     private volatile long directDeadline;
@@ -65,8 +68,9 @@ final class FrontendSession implements AutoCloseable {
     }
 
     FrontendSession(String name, Connection connection, Duration replyTimeout, boolean idleMonitor,
-            Supplier<CodecOptions> codecOptions, Consumer<VhostException> onFailure) {
+            Supplier<CodecOptions> codecOptions, SessionMetrics metrics, Consumer<VhostException> onFailure) {
         this.name = name;
+        this.metrics = metrics;
         this.connection = connection;
         this.replyTimeout = replyTimeout;
         // junixsocket receives only on platform threads, so its replies always come through the reader thread.
@@ -92,6 +96,15 @@ final class FrontendSession implements AutoCloseable {
         return supervisor;
     }
 
+    SessionMetrics metrics() {
+        return metrics;
+    }
+
+    /** @return the wire size (header included) of the last reply received */
+    long lastReplyBytes() {
+        return lastReplyBytes;
+    }
+
     TransportKind transportKind() {
         return connection.kind();
     }
@@ -112,14 +125,19 @@ final class FrontendSession implements AutoCloseable {
     Reply call(FrontendMessage message, int flags, boolean expectReply) throws VhostException {
         FrontendRequest request = message.request();
         checkUsable(request);
+        lastReplyBytes = 0;
         sendBuffer.clear();
         List<Fd> fds = VhostUserCodec.encode(message, flags, sendBuffer, codecOptions.get());
         sendBuffer.flip();
         Pending p = expectReply ? new Pending(request, new CompletableFuture<>()) : null;
         pending.set(p);
+        int bytes = sendBuffer.remaining();
         try {
             try {
                 connection.send(sendBuffer, fds);
+                if (metrics.enabled()) {
+                    metrics.sent(request, bytes);
+                }
             } catch (IOException e) {
                 VhostException f = disconnected(request.name() + " could not be sent", e);
                 fail(f);
@@ -313,6 +331,7 @@ final class FrontendSession implements AutoCloseable {
         } catch (ProtocolViolationException e) {
             throw new ProtocolViolationException(name + ": " + e.getMessage() + "; disconnected");
         }
+        lastReplyBytes = VhostUserCodec.HEADER_BYTES + header.size();
         if (!p.reply().complete(reply)) {
             reply.close(); // the waiter gave up (timeout) and broke the session already
         }
@@ -330,6 +349,8 @@ final class FrontendSession implements AutoCloseable {
         if (!closing) {
             LOG.log(cause instanceof PeerDisconnectedException ? Level.DEBUG : Level.WARNING,
                     "{0}: connection failed: {1}", name, cause.getMessage());
+            metrics.error(cause instanceof PeerDisconnectedException ? "backend-lost"
+                    : cause.getMessage().contains("no reply to") ? "reply-timeout" : "protocol");
             onFailure.accept(cause);
         }
     }
@@ -372,5 +393,6 @@ final class FrontendSession implements AutoCloseable {
         abort();
         supervisor.close();
         connection.close();
+        metrics.close();
     }
 }
