@@ -13,7 +13,7 @@ import io.vhost.impl.codec.CodecOptions;
 import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
 import io.vhost.impl.codec.VhostUserCodec;
-import io.vhost.impl.metrics.FrontendMetricsListener;
+import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.transport.Connection;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -43,13 +43,13 @@ final class BackendChannel implements AutoCloseable {
     private final BooleanSupplier replyAck;
     private final Predicate<Gate> gateOpen;
     private final Supplier<CodecOptions> codecOptions;
-    private final FrontendMetricsListener metrics;
+    private final SessionMetrics metrics;
     private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
             .order(ByteOrder.nativeOrder());
     private volatile boolean closing;
 
     BackendChannel(String name, Connection connection, BackendRequestHandler handler, BooleanSupplier replyAck,
-            Predicate<Gate> gateOpen, Supplier<CodecOptions> codecOptions, FrontendMetricsListener metrics) {
+            Predicate<Gate> gateOpen, Supplier<CodecOptions> codecOptions, SessionMetrics metrics) {
         this.gateOpen = gateOpen;
         this.name = name;
         this.connection = connection;
@@ -107,6 +107,7 @@ final class BackendChannel implements AutoCloseable {
         try {
             message = VhostUserCodec.decodeBackend(header, payload, fds, codecOptions.get());
         } catch (ProtocolViolationException e) {
+            metrics.error(e.recovery() == Recovery.RETRY ? "unknown-request" : "protocol");
             if (e.recovery() == Recovery.RETRY && header.needsReply() && replyAck.getAsBoolean()) {
                 LOG.log(Level.WARNING, "{0}: {1}; answered failure", name, e.getMessage());
                 sendAck(header.request(), 1);
@@ -119,6 +120,7 @@ final class BackendChannel implements AutoCloseable {
             throw e;
         }
         BackendRequest request = message.request();
+        long start = metrics.enabled() ? System.nanoTime() : 0;
         boolean ok = true;
         Optional<Fd> lookedUp = Optional.empty();
         try (message) {
@@ -133,11 +135,13 @@ final class BackendChannel implements AutoCloseable {
             ok = false;
             LOG.log(Level.DEBUG, "{0}: {1} refused by the handler: {2}", name, request.name(), e.getMessage());
         }
-        metrics.backendRequestServed(request, ok);
         if (request == BackendRequest.BACKEND_SHARED_OBJECT_LOOKUP) {
             sendReply(request, new Reply.U64(ok ? 0 : 1, ok ? lookedUp : Optional.empty()));
         } else if (header.needsReply() && replyAck.getAsBoolean()) {
             sendReply(request, Reply.ack(ok));
+        }
+        if (metrics.enabled()) {
+            metrics.handled(request, VhostUserCodec.HEADER_BYTES + header.size(), System.nanoTime() - start, ok);
         }
     }
 
@@ -183,7 +187,11 @@ final class BackendChannel implements AutoCloseable {
         sendBuffer.clear();
         List<Fd> fds = VhostUserCodec.encodeReply(request, reply, sendBuffer, codecOptions.get());
         sendBuffer.flip();
+        int bytes = sendBuffer.remaining();
         connection.send(sendBuffer, fds); // the fds stay owned by the handler
+        if (metrics.enabled()) {
+            metrics.sent(request, bytes);
+        }
     }
 
     /** Stops serving: unblocks the reader without closing the socket (safe from a shutdown hook). Idempotent. */

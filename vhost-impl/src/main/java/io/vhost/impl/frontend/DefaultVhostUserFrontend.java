@@ -36,6 +36,7 @@ import io.vhost.api.message.VringFd;
 import io.vhost.api.message.VringState;
 import io.vhost.impl.codec.CodecOptions;
 import io.vhost.impl.daemon.Supervisor;
+import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Sockets;
 import io.vhost.impl.transport.Connection;
@@ -147,8 +148,9 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         int n = generation.incrementAndGet();
         String name = path + "#" + n;
         LOG.log(Level.DEBUG, "{0}: connected to the back-end ({1})", name, c.description());
-        return new FrontendSession(name, c, options.replyTimeout(), this::codecOptions,
-                cause -> onSessionFailure(n, cause));
+        SessionMetrics metrics = options.metrics().session("frontend", "vhost[" + name + "]");
+        return new FrontendSession(name, c, options.replyTimeout(), options.idleMonitor(), this::codecOptions,
+                metrics, cause -> onSessionFailure(n, cause));
     }
 
     private CodecOptions codecOptions() {
@@ -159,7 +161,6 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         if (closed || sessionGeneration != generation.get()) {
             return;
         }
-        options.metrics().backendLost();
         if (listeners.isEmpty()) {
             return;
         }
@@ -214,10 +215,11 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
                     + ", protocol acked " + ackedProtocol.describe(FeatureSet::protocolFeatures) + ")");
         }
         lock.lock();
-        long start = System.nanoTime();
+        FrontendSession s = session;
+        SessionMetrics metrics = s != null ? s.metrics() : SessionMetrics.NONE;
+        long start = metrics.enabled() ? System.nanoTime() : 0;
         boolean ok = false;
         try {
-            FrontendSession s = session;
             if (s == null || closed) {
                 throw new PeerDisconnectedException(name() + ": " + r.name() + " not sent: "
                         + (closed ? "the front-end was closed" : "no back-end is connected; call reconnect()"),
@@ -235,8 +237,10 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
             ok = true;
             return reply;
         } finally {
+            if (metrics.enabled()) {
+                metrics.handled(r, s.lastReplyBytes(), System.nanoTime() - start, ok);
+            }
             lock.unlock();
-            options.metrics().requestCompleted(r, System.nanoTime() - start, ok);
         }
     }
 
@@ -554,7 +558,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
                         : new PeerDisconnectedException(name() + ": cannot set up the back-end channel: " + e, e);
             }
             BackendChannel channel = new BackendChannel(name() + " back-end channel", ours, handler,
-                    this::replyAckActive, this::gateOpen, this::codecOptions, options.metrics());
+                    this::replyAckActive, this::gateOpen, this::codecOptions, s.metrics());
             boolean ok = false;
             try (Fd theirs = ends[1]) {
                 exchange(new FrontendMessage.SetBackendReqFd(theirs));
@@ -883,7 +887,6 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         } finally {
             lock.unlock();
         }
-        options.metrics().reconnected();
         for (ReconnectListener l : listeners) {
             try {
                 l.reconnected(this);

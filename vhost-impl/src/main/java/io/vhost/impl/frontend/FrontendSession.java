@@ -13,6 +13,7 @@ import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
 import io.vhost.impl.codec.VhostUserCodec;
 import io.vhost.impl.daemon.Supervisor;
+import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.transport.Connection;
 import io.vhost.impl.transport.TransportKind;
 import java.io.IOException;
@@ -53,21 +54,34 @@ final class FrontendSession implements AutoCloseable {
     private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
             .order(ByteOrder.nativeOrder());
     private volatile boolean closing;
+    private final boolean idleMonitor;
+    private final SessionMetrics metrics;
+    private volatile long lastReplyBytes;
+    // Direct mode (no reader thread): the request whose reply the caller is reading, and its deadline (0 = none).
+    private volatile FrontendRequest directRequest;
+    private volatile long directDeadline;
+    private final ByteBuffer directHeader = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES)
+            .order(ByteOrder.nativeOrder());
 
     /** A request waiting for its reply. */
     private record Pending(FrontendRequest request, CompletableFuture<Reply> reply) {
     }
 
-    FrontendSession(String name, Connection connection, Duration replyTimeout, Supplier<CodecOptions> codecOptions,
-            Consumer<VhostException> onFailure) {
+    FrontendSession(String name, Connection connection, Duration replyTimeout, boolean idleMonitor,
+            Supplier<CodecOptions> codecOptions, SessionMetrics metrics, Consumer<VhostException> onFailure) {
         this.name = name;
+        this.metrics = metrics;
         this.connection = connection;
         this.replyTimeout = replyTimeout;
+        // junixsocket receives only on platform threads, so its replies always come through the reader thread.
+        this.idleMonitor = idleMonitor || connection.kind() == TransportKind.JUNIXSOCKET;
         this.codecOptions = codecOptions;
         this.onFailure = onFailure;
         this.supervisor = new Supervisor("vhost[" + name + "]");
         supervisor.onShutdown(connection::shutdown);
-        if (connection.kind() == TransportKind.JUNIXSOCKET) {
+        if (!this.idleMonitor) {
+            supervisor.fork("reply-watchdog", this::watchdogLoop);
+        } else if (connection.kind() == TransportKind.JUNIXSOCKET) {
             supervisor.forkPlatform("reader", this::readLoop); // junixsocket blocks in native reads
         } else {
             supervisor.fork("reader", this::readLoop);
@@ -80,6 +94,15 @@ final class FrontendSession implements AutoCloseable {
 
     Supervisor supervisor() {
         return supervisor;
+    }
+
+    SessionMetrics metrics() {
+        return metrics;
+    }
+
+    /** @return the wire size (header included) of the last reply received */
+    long lastReplyBytes() {
+        return lastReplyBytes;
     }
 
     TransportKind transportKind() {
@@ -102,14 +125,19 @@ final class FrontendSession implements AutoCloseable {
     Reply call(FrontendMessage message, int flags, boolean expectReply) throws VhostException {
         FrontendRequest request = message.request();
         checkUsable(request);
+        lastReplyBytes = 0;
         sendBuffer.clear();
         List<Fd> fds = VhostUserCodec.encode(message, flags, sendBuffer, codecOptions.get());
         sendBuffer.flip();
         Pending p = expectReply ? new Pending(request, new CompletableFuture<>()) : null;
         pending.set(p);
+        int bytes = sendBuffer.remaining();
         try {
             try {
                 connection.send(sendBuffer, fds);
+                if (metrics.enabled()) {
+                    metrics.sent(request, bytes);
+                }
             } catch (IOException e) {
                 VhostException f = disconnected(request.name() + " could not be sent", e);
                 fail(f);
@@ -118,7 +146,7 @@ final class FrontendSession implements AutoCloseable {
             if (p == null) {
                 return null;
             }
-            return await(p);
+            return idleMonitor ? await(p) : receiveDirect(p);
         } finally {
             pending.compareAndSet(p, null);
         }
@@ -141,6 +169,59 @@ final class FrontendSession implements AutoCloseable {
             VhostException f = disconnected("empty " + request.name() + " could not be sent", e);
             fail(f);
             throw f;
+        }
+    }
+
+    /** Direct mode: the caller reads its own reply; the watchdog shuts the socket down if it takes too long. */
+    private Reply receiveDirect(Pending p) throws VhostException {
+        directRequest = p.request();
+        directDeadline = System.nanoTime() + replyTimeout.toNanos();
+        List<Fd> fds = List.of();
+        try {
+            directHeader.clear();
+            fds = connection.receiveHeader(directHeader);
+            directHeader.flip();
+            receiveReply(directHeader, fds);
+            return p.reply().getNow(null);
+        } catch (IOException | RuntimeException e) {
+            closeAll(fds);
+            VhostException first = failure.get();
+            if (first != null) {
+                throw first; // the watchdog's timeout, recorded first
+            }
+            if (closing) {
+                throw new PeerDisconnectedException(name + ": the front-end was closed while " + p.request().name()
+                        + " waited for its reply", null, Recovery.FAIL);
+            }
+            VhostException f = switch (e) {
+                case VhostException v when !(v instanceof PeerDisconnectedException) -> v;
+                case IOException io -> disconnected("the back-end closed the connection before replying to "
+                        + p.request().name(), io);
+                default -> new ProtocolViolationException(name + ": the reply to " + p.request().name()
+                        + " could not be decoded (" + e + "); disconnected", e);
+            };
+            fail(f);
+            throw f;
+        } finally {
+            directDeadline = 0;
+        }
+    }
+
+    private void watchdogLoop() {
+        while (!closing && failure.get() == null) {
+            long deadline = directDeadline;
+            if (deadline == 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, replyTimeout.toNanos());
+                continue;
+            }
+            long left = deadline - System.nanoTime();
+            if (left > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, left);
+            } else if (directDeadline == deadline) {
+                fail(new ProtocolViolationException(name + ": no reply to " + directRequest.name() + " within "
+                        + replyTimeout.toMillis() + " ms; the connection was shut down, reconnect to continue"));
+                return;
+            }
         }
     }
 
@@ -250,6 +331,7 @@ final class FrontendSession implements AutoCloseable {
         } catch (ProtocolViolationException e) {
             throw new ProtocolViolationException(name + ": " + e.getMessage() + "; disconnected");
         }
+        lastReplyBytes = VhostUserCodec.HEADER_BYTES + header.size();
         if (!p.reply().complete(reply)) {
             reply.close(); // the waiter gave up (timeout) and broke the session already
         }
@@ -267,6 +349,8 @@ final class FrontendSession implements AutoCloseable {
         if (!closing) {
             LOG.log(cause instanceof PeerDisconnectedException ? Level.DEBUG : Level.WARNING,
                     "{0}: connection failed: {1}", name, cause.getMessage());
+            metrics.error(cause instanceof PeerDisconnectedException ? "backend-lost"
+                    : cause.getMessage().contains("no reply to") ? "reply-timeout" : "protocol");
             onFailure.accept(cause);
         }
     }
@@ -309,5 +393,6 @@ final class FrontendSession implements AutoCloseable {
         abort();
         supervisor.close();
         connection.close();
+        metrics.close();
     }
 }

@@ -18,7 +18,7 @@ import io.vhost.api.frontend.BackendRequestHandler;
 import io.vhost.api.frontend.ReconnectListener;
 import io.vhost.api.frontend.VhostUserFrontend;
 import io.vhost.api.message.SharedObject;
-import io.vhost.impl.metrics.FrontendMetrics;
+import io.vhost.impl.metrics.MicrometerMetrics;
 import io.vhost.impl.sys.EventFds;
 import io.vhost.testing.NoFdLeaks;
 import io.vhost.testing.RawBackend;
@@ -374,16 +374,22 @@ class FrontendBehaviourTest {
                 bk.replyU64(1, OFFERED);
                 bk.disconnect();
             });
-            FrontendOptions opts = quick().withMetrics(new FrontendMetrics(registry, "metrics.sock"));
+            FrontendOptions opts = quick().withMetrics(MicrometerMetrics.of(registry));
             try (VhostUserFrontend fe = VhostUserFrontends.connect(b.path(), opts)) {
                 fe.getFeatures();
                 peer.get(10, TimeUnit.SECONDS);
                 await().atMost(Duration.ofSeconds(10)).until(() -> !fe.isConnected());
-                assertEquals(1, registry.get("vhost.frontend.requests").tags("request", "GET_FEATURES", "outcome",
-                        "ok").timer().count());
-                await().atMost(Duration.ofSeconds(10)).until(() ->
-                        registry.get("vhost.frontend.backend.lost").counter().count() == 1.0);
+                assertEquals(1.0, registry.get("vhost.requests").tags("role", "frontend", "request", "GET_FEATURES",
+                        "outcome", "ok").counter().count());
+                assertEquals(1, registry.get("vhost.request.duration").tags("role", "frontend", "request",
+                        "GET_FEATURES").timer().count());
+                assertEquals(12.0, registry.get("vhost.bytes").tags("role", "frontend", "direction", "sent")
+                        .counter().count(), "one 12-byte GET_FEATURES header sent");
+                await().atMost(Duration.ofSeconds(10)).until(() -> registry.find("vhost.errors")
+                        .tags("role", "frontend", "kind", "backend-lost").counter() != null);
             }
+            assertEquals(null, registry.find("vhost.requests").counter(), "a closed session removes its meters");
         }
     }
+
 }
