@@ -147,8 +147,9 @@ public interface BackendHandler extends AutoCloseable {
     /**
      * Resets the device ({@code RESET_DEVICE}, protocol feature {@code RESET_DEVICE}): drop device state and ring
      * state, keep ownership and the connection. The engine has already disabled every ring
-     * ({@link #setVringEnable} with {@code false}) and forgets the negotiated features; the front-end negotiates
-     * again.
+     * ({@link #setVringEnable} with {@code false}); afterwards it forgets the acked virtio features (the front-end
+     * sends {@code SET_FEATURES} again) but keeps the protocol features and REPLY_ACK, which QEMU does not
+     * renegotiate.
      *
      * @throws VhostException if the reset failed
      */

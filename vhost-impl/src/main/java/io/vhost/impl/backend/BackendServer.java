@@ -93,29 +93,38 @@ public final class BackendServer implements AutoCloseable {
 
     /**
      * Serves connections one after another until {@link #shutdown()}: accepts, runs the session until the
-     * front-end goes away, closes it, accepts the next. A session that ends by a failure is logged and the loop goes
-     * on.
+     * front-end goes away, closes it, accepts the next. A session that ends by a failure, or whose device factory
+     * throws, is logged and the loop goes on.
      *
      * @throws InterruptedException if the calling thread is interrupted (the current session is closed)
      * @throws IOException if accepting fails for another reason than shutdown
      */
     public void serve() throws IOException, InterruptedException {
         while (true) {
-            BackendSession session;
+            Connection connection;
             try {
-                session = accept();
+                connection = listener.accept();
             } catch (IOException e) {
                 if (isShuttingDown()) {
                     return;
                 }
                 throw e;
             }
+            BackendSession session;
+            try {
+                session = BackendSession.start(connection, devices, options);
+            } catch (RuntimeException e) {
+                // start() closed the connection; a device factory that fails for one connection does not stop the
+                // server from serving the next one
+                LOG.log(Level.WARNING, listener.description() + ": could not start a session, connection closed", e);
+                continue;
+            }
             try (session) {
                 if (!register(session)) {
                     return;
                 }
                 session.awaitEnd();
-                session.failure().ifPresent(f -> LOG.log(Level.WARNING, () -> session.name() + " ended: " + f));
+                session.failure().ifPresent(f -> LOG.log(Level.INFO, () -> session.name() + " ended: " + f));
             } finally {
                 unregister(session);
             }

@@ -81,6 +81,30 @@ class BackendLifecycleTest {
     }
 
     @Test
+    void aFailingDeviceFactoryDoesNotStopTheServeLoop() throws Exception {
+        Path sock = dir.resolve("factory.sock");
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        try (BackendServer server = BackendServer.bind(sock, ctx -> {
+            if (calls.incrementAndGet() == 1) {
+                throw new IllegalStateException("no device for the first connection");
+            }
+            return device();
+        }, BackendOptions.defaults())) {
+            Thread serving = serveInBackground(server);
+            try (RawFrontend first = RawFrontend.connect(sock, TIMEOUT)) {
+                assertTrue(first.awaitClosedByPeer(), "the first connection is closed");
+            }
+            try (RawFrontend second = RawFrontend.connect(sock, TIMEOUT)) {
+                assertEquals(VERSION_1 | (1L << 30), second.call(GET_FEATURES.id(), RawFrontend.V1, new byte[0])
+                        .u64());
+            }
+            server.shutdown();
+            serving.join(TIMEOUT);
+            assertFalse(serving.isAlive());
+        }
+    }
+
+    @Test
     void shutdownEndsASessionBlockedInAReceive() throws Exception {
         Path sock = dir.resolve("shutdown.sock");
         RecordingDevice dev = device();
