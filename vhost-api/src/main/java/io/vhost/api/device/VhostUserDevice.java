@@ -121,7 +121,9 @@ public interface VhostUserDevice {
      * around the call, and signals the call eventfd afterwards when the ring's suppression rules ask for it.
      *
      * <p>Every chain popped must be completed before the method returns: the framework treats the queue as drained
-     * when it returns ({@code GET_VRING_BASE} waits for that).
+     * when it returns ({@code GET_VRING_BASE} waits for that). Handle a bounded number of chains per call (say, one
+     * ring's worth) rather than looping until the ring is empty: a guest that refills the ring as fast as it is
+     * drained would otherwise keep the call, and a stop request, waiting forever.
      *
      * @param queue the queue index
      * @param virtqueue the queue's ring

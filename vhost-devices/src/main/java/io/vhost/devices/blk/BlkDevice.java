@@ -108,7 +108,9 @@ public final class BlkDevice implements VhostUserDevice {
     @Override
     public void handleQueue(int queue, Virtqueue virtqueue) throws GuestMemoryException {
         BlkRequests executor = requests[queue];
-        for (DescriptorChain chain; (chain = virtqueue.pop()) != null; ) {
+        // At most one ring's worth per call: the framework calls again while more is available.
+        DescriptorChain chain;
+        for (int n = 0; n < virtqueue.size() && (chain = virtqueue.pop()) != null; n++) {
             virtqueue.addUsed(chain, executor.execute(new ChainBuffers(chain)));
         }
     }

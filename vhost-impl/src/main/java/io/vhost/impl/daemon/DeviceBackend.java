@@ -69,6 +69,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class DeviceBackend implements BackendHandler {
 
     private static final Logger LOG = System.getLogger(DeviceBackend.class.getName());
+    /** Handler rounds per ring before the worker releases the ring's lock and comes back. */
+    private static final int MAX_ROUNDS = 16;
 
     private final VhostUserDevice device;
     private final SessionContext session;
@@ -750,13 +752,19 @@ public final class DeviceBackend implements BackendHandler {
                     ring.remap(view.table());
                     r.memoryEpoch = view.epoch();
                 }
-                while (true) {
+                for (int round = 1; ; round++) {
                     q.disableNotification();
                     device.handleQueue(r.index, q);
                     if (q.needsNotification()) {
                         r.signalCall();
                     }
                     if (!q.enableNotification()) {
+                        break;
+                    }
+                    if (round == MAX_ROUNDS) {
+                        // A guest that keeps the ring full must not keep the lock forever: let GET_VRING_BASE and
+                        // the group's other rings in, and come back at once.
+                        workerOfRing[r.index].wake();
                         break;
                     }
                 }

@@ -15,7 +15,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class Vring {
 
     final int index;
-    final ReentrantLock lock = new ReentrantLock();
+    /** Fair: a stop request waiting for the lock gets it before the worker's next batch. */
+    final ReentrantLock lock = new ReentrantLock(true);
 
     // All fields below are guarded by lock.
     int size;

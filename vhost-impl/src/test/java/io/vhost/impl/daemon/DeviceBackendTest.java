@@ -65,6 +65,8 @@ class DeviceBackendTest {
         final AtomicInteger stopped = new AtomicInteger(-1);
         volatile CountDownLatch gate;
         volatile CountDownLatch entered;
+        /** Runs on the worker after each completed chain (a guest refilling the ring). */
+        volatile Runnable afterChain;
 
         EchoDevice(int queues, int perWorker) {
             this.queues = queues;
@@ -99,7 +101,8 @@ class DeviceBackendTest {
 
         @Override
         public void handleQueue(int queue, Virtqueue virtqueue) throws GuestMemoryException {
-            for (DescriptorChain c; (c = virtqueue.pop()) != null; ) {
+            DescriptorChain c;
+            for (int n = 0; n < virtqueue.size() && (c = virtqueue.pop()) != null; n++) {
                 CountDownLatch e = entered;
                 if (e != null) {
                     e.countDown();
@@ -116,10 +119,14 @@ class DeviceBackendTest {
                 c.read(0, in);
                 byte[] up = new String(in.array(), StandardCharsets.US_ASCII).toUpperCase()
                         .getBytes(StandardCharsets.US_ASCII);
-                int n = (int) Math.min(up.length, c.writableBytes());
-                c.write(0, ByteBuffer.wrap(up, 0, n));
-                virtqueue.addUsed(c, n);
+                int len = (int) Math.min(up.length, c.writableBytes());
+                c.write(0, ByteBuffer.wrap(up, 0, len));
+                virtqueue.addUsed(c, len);
                 handled.incrementAndGet();
+                Runnable after = afterChain;
+                if (after != null) {
+                    after.run();
+                }
             }
         }
 
@@ -606,6 +613,41 @@ class DeviceBackendTest {
                     && u.head() == head);
             assertEquals(1, fresh.deviceUsedIndex());
         }
+        q.callOwner.close();
+    }
+
+    @Test
+    void aGuestThatRefillsTheRingForeverCannotHoldOffGetVringBase() throws Exception {
+        EchoDevice dev = new EchoDevice(1, 1);
+        start(dev, 0);
+        GuestQueue q = new GuestQueue(0);
+        backend.setVringEnable(0, true);
+        AtomicInteger refills = new AtomicInteger();
+        dev.afterChain = () -> { // the "guest": reap and make a new buffer available, every time
+            while (q.ring.poll() != null) {
+                refills.incrementAndGet();
+            }
+            q.nextBuffer = q.base + 0x4000;
+            q.add("again");
+        };
+        q.add("storm");
+        q.kick();
+        await().atMost(Duration.ofSeconds(10)).until(() -> dev.handled.get() > 1000);
+        java.util.concurrent.CompletableFuture<Long> base = new java.util.concurrent.CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                base.complete(backend.getVringBase(0, StopMode.DRAIN));
+            } catch (Throwable t) {
+                base.completeExceptionally(t);
+            }
+        });
+        try {
+            long stoppedAt = base.get(20, TimeUnit.SECONDS); // the storm is still going on
+            assertEquals(dev.handled.get() & 0xffff, stoppedAt, "GET_VRING_BASE names the next avail index");
+        } finally {
+            dev.afterChain = null; // the guest stops refilling, so a failing run unwinds instead of hanging
+        }
+        dev.afterChain = null;
         q.callOwner.close();
     }
 }
