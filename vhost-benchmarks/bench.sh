@@ -115,7 +115,7 @@ for regime in "${regime_list[@]}"; do
     timeout 120 "$RUST/run.sh" -n 1 -t "$secs" -w "$rwarm" "${pin[@]}" >"$out/rust-$regime.txt" 2>&1 \
       || log "Rust anchor failed, see $out/rust-$regime.txt"
   fi
-  log "$regime: vhost-java (JMH $profile profile; JMH output in java-$regime.jsonl.jmh.log)"
+  log "$regime: vhost-java (JMH $profile profile; JMH output in java-$regime.jmh-*.log)"
   jargs=(--profile "$profile" --regime "$regime" --out "$out/java-$regime.jsonl")
   # Full profile: the whole matrix pinned (the reproducible regime); unpinned, FFM in sample-time mode only (10 min).
   [[ $profile == full && $regime == unpinned ]] && jargs+=(--matrix narrow)

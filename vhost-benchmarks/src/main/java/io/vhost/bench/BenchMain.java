@@ -91,7 +91,7 @@ public final class BenchMain {
             throw new IllegalArgumentException("--out FILE is required and --profile must be quick or full");
         }
         if (log == null) {
-            log = out.resolveSibling(out.getFileName() + ".jmh.log");
+            log = out.resolveSibling(out.getFileName().toString().replace(".jsonl", "") + ".jmh");
         }
         boolean full = profile.equals("full");
         boolean wide = matrix == null ? full : matrix.equals("wide");
@@ -108,9 +108,13 @@ public final class BenchMain {
         String[] transports = wide ? new String[] {"FFM", "JUNIXSOCKET"} : new String[] {"FFM"};
         Mode[] rtModes = wide ? new Mode[] {Mode.Throughput, Mode.SampleTime} : new Mode[] {Mode.SampleTime};
         for (String caller : callers) {
-            if (wanted("control")) {
+            if (wanted("control")) { // and the bare caller
                 jmh("control", caller, "ControlPlaneBench\\.(getFeatures|setVringNumAck|setVringKickAck|setMemTableAck)$",
                         rtModes, b -> b.param("transport", transports));
+                // junixsocket refuses reads on virtual threads, and the bare caller reads on the caller's thread
+                String[] bare = caller.equals("VIRTUAL") ? new String[] {"FFM"} : transports;
+                jmh("bare", caller, "ControlPlaneBench\\.getFeaturesBareCaller$", rtModes,
+                        b -> b.param("transport", bare));
             }
             if (wanted("oneway")) {
                 jmh("oneway", caller, "ControlPlaneBench\\.setVringNumOneway$", new Mode[] {Mode.Throughput},
@@ -160,8 +164,8 @@ public final class BenchMain {
                     .measurementTime(TimeValue.milliseconds(full ? 1500 : 1000))
                     .timeout(TimeValue.seconds(30))
                     .jvmArgsAppend(NATIVE, "-Djmh.executor=" + caller)
-                    .shouldFailOnError(true)
-                    .output(log.toString());
+                    .shouldFailOnError(false)
+                    .output(logFile(suite, caller, mode).toString());
             if (jfr != null) {
                 Path dir = jfr.resolve(regime + "-" + suite + "-" + caller.toLowerCase(Locale.ROOT));
                 Files.createDirectories(dir);
@@ -172,7 +176,16 @@ public final class BenchMain {
             for (RunResult rr : results) {
                 append(json(suite, caller, load, rr));
             }
+            if (results.isEmpty()) {
+                console.printf(Locale.ROOT, "[%s] %s (%s): no result; see %s%n", regime, include, mode,
+                        logFile(suite, caller, mode));
+            }
         }
+    }
+
+    private Path logFile(String suite, String caller, Mode mode) {
+        return log.resolveSibling(log.getFileName() + "-" + suite + "-" + caller.toLowerCase(Locale.ROOT) + "-"
+                + mode.shortLabel() + ".log");
     }
 
     private String json(String suite, String caller, String load, RunResult rr) {

@@ -9,6 +9,8 @@ import io.vhost.impl.frontend.VmmMemory;
 import io.vhost.impl.sys.EventFds;
 import io.vhost.impl.transport.TransportKind;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -46,6 +48,10 @@ import org.openjdk.jmh.annotations.Warmup;
 @Timeout(time = 20)
 public class ControlPlaneBench {
 
+    private static final int GET_FEATURES = 1;
+    private static final int VERSION_1_FLAGS = 0x1;
+    private static final int REPLY_FLAG = 0x4;
+
     /** Messages per one-way batch. */
     public static final int ONEWAY_BATCH = 256;
 
@@ -54,6 +60,10 @@ public class ControlPlaneBench {
     public String transport;
 
     private Loopback plain;
+    private Loopback.Raw raw;
+    private final ByteBuffer rawRequest = ByteBuffer.allocateDirect(12).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer rawReplyHeader = ByteBuffer.allocateDirect(12).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer rawReplyBody = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
     private Loopback acked;
     private VhostUserFrontend plainFrontend;
     private VhostUserFrontend ackedFrontend;
@@ -73,6 +83,8 @@ public class ControlPlaneBench {
         plainFrontend = plain.negotiate(false);
         acked = Loopback.start(kind, ctx -> new NullBackend());
         ackedFrontend = acked.negotiate(true);
+        raw = Loopback.startRaw(kind, ctx -> new NullBackend());
+        rawRequest.putInt(0, GET_FEATURES).putInt(4, VERSION_1_FLAGS).putInt(8, 0);
         kick = EventFds.create(EventFds.EFD_CLOEXEC, "benchmark kick eventfd");
         long region = 64 * 1024;
         memory = VmmMemory.create(0, region, region, region, region, region, region, region, region);
@@ -85,7 +97,7 @@ public class ControlPlaneBench {
     /** Closes both sessions, the eventfd and the guest memory. */
     @TearDown(Level.Trial)
     public void tearDown() {
-        try (Loopback p = plain; Loopback a = acked; Fd k = kick; VmmMemory m = memory) {
+        try (Loopback p = plain; Loopback a = acked; Loopback.Raw r = raw; Fd k = kick; VmmMemory m = memory) {
             // closed in reverse order by try-with-resources
         }
     }
@@ -99,6 +111,29 @@ public class ControlPlaneBench {
     @Benchmark
     public FeatureSet getFeatures() throws VhostException {
         return plainFrontend.getFeatures();
+    }
+
+    /**
+     * GET_FEATURES from a bare caller: 12 header bytes written on a raw connection of our transport and the 20-byte
+     * reply read back on the calling thread, against our back-end. No front-end engine (no reader thread, no reply
+     * hand-off, no codec on the caller's side): the difference to {@link #getFeatures} is the front-end's share.
+     *
+     * @return the feature word (to the blackhole)
+     * @throws IOException if the connection fails
+     */
+    @Benchmark
+    public long getFeaturesBareCaller() throws IOException {
+        raw.connection().send(rawRequest.clear(), List.of());
+        List<Fd> fds = raw.connection().receiveHeader(rawReplyHeader.clear());
+        if (!fds.isEmpty() || rawReplyHeader.getInt(0) != GET_FEATURES
+                || (rawReplyHeader.getInt(4) & REPLY_FLAG) == 0 || rawReplyHeader.getInt(8) != 8) {
+            fds.forEach(Fd::close);
+            throw new IllegalStateException("unexpected GET_FEATURES reply header: request "
+                    + rawReplyHeader.getInt(0) + ", flags " + rawReplyHeader.getInt(4) + ", size "
+                    + rawReplyHeader.getInt(8) + ", " + fds.size() + " fds");
+        }
+        raw.connection().receiveFully(rawReplyBody.clear());
+        return rawReplyBody.getLong(0);
     }
 
     /**

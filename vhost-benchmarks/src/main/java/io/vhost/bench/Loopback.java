@@ -11,6 +11,8 @@ import io.vhost.impl.backend.BackendServer;
 import io.vhost.impl.backend.BackendSession;
 import io.vhost.impl.frontend.FrontendOptions;
 import io.vhost.impl.frontend.VhostUserFrontends;
+import io.vhost.impl.transport.Connection;
+import io.vhost.impl.transport.Connector;
 import io.vhost.impl.transport.TransportKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -91,6 +93,66 @@ final class Loopback implements AutoCloseable {
             }
             if (session != null) {
                 session.close();
+            }
+            if (server != null) {
+                server.close();
+                deleteDir(dir);
+            }
+        }
+    }
+
+    /**
+     * A bare caller: our back-end session on one end, a raw {@link Connection} of our transport on the other, no
+     * front-end engine. For measuring what the transport and the back-end cost without the front-end.
+     */
+    record Raw(Path dir, BackendServer server, BackendSession session, Connection connection) implements AutoCloseable {
+
+        @Override
+        public void close() {
+            bounded("raw connection close", connection::close);
+            bounded("back-end session close", session::close);
+            bounded("back-end server close", server::close);
+            deleteDir(dir);
+        }
+    }
+
+    /**
+     * Binds a back-end and connects a raw connection of the same transport to it.
+     *
+     * @param transport the transport of both ends
+     * @param devices the back-end's handler factory
+     * @return the connected pair
+     * @throws IOException if binding, connecting or accepting fails within 10 seconds
+     */
+    static Raw startRaw(TransportKind transport, Function<SessionContext, ? extends BackendHandler> devices)
+            throws IOException {
+        Path dir = Files.createTempDirectory("vhost-bench");
+        Path socket = dir.resolve("backend.sock");
+        BackendServer server = BackendServer.bind(socket, devices, BackendOptions.defaults().withName("bench-raw")
+                .withTransport(transport));
+        Connection connection = null;
+        try {
+            BackendServer s = server;
+            CompletableFuture<BackendSession> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return s.accept();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, r -> Thread.ofPlatform().daemon().name("bench-accept").start(r));
+            connection = Connector.connect(socket, transport, Duration.ofSeconds(10), 100);
+            Raw raw = new Raw(dir, server, accepted.get(10, TimeUnit.SECONDS), connection);
+            server = null;
+            connection = null;
+            return raw;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while the back-end accepted", e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IOException("the back-end did not accept a raw connection on " + socket + " within 10 s", e);
+        } finally {
+            if (connection != null) {
+                connection.close();
             }
             if (server != null) {
                 server.close();

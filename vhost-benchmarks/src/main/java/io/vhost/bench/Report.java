@@ -31,6 +31,8 @@ public final class Report {
     private static final String[][] OPS = {
         // our benchmark, Rust op, C floor bench, C floor fds, label
         {"getFeatures", "get_features", "rt", "0", "GET_FEATURES round trip"},
+        {"getFeaturesBareCaller", "get_features", "rt", "0",
+            "GET_FEATURES, bare caller: raw connection of our transport, our back-end, no front-end engine"},
         {"setVringNumAck", "set_vring_num_ack", "rt", "0", "SET_VRING_NUM + REPLY_ACK"},
         {"setVringKickAck", "set_vring_kick_ack", "rt", "1", "SET_VRING_KICK (1 fd) + REPLY_ACK"},
         {"setMemTableAck", "set_mem_table_ack", "rt", "1", "SET_MEM_TABLE (8 regions, 8 fds) + REPLY_ACK"},
