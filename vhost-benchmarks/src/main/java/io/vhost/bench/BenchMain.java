@@ -235,7 +235,10 @@ public final class BenchMain {
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         Path err = out.resolveSibling("scale-" + regime + "-" + run[0] + "-" + run[1] + ".err");
-        Process p = new ProcessBuilder(java, NATIVE, "-cp", System.getProperty("java.class.path"),
+        // A fixed, pre-touched heap: the RSS difference is then what sessions add outside the heap (stacks, mappings,
+        // native buffers, metaspace), not the heap growing or shrinking around a GC; heap use is reported apart.
+        Process p = new ProcessBuilder(java, NATIVE, "-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch",
+                "-cp", System.getProperty("java.class.path"),
                 SessionScale.class.getName(), run[0], run[1])
                 .redirectError(err.toFile()).start();
         try {

@@ -177,7 +177,7 @@ public final class Report {
         }
         md.append("\n## Session scale: idle sessions in one JVM (front-end and back-end both in it)\n\n");
         md.append("| regime | sessions | transport | set-up, all | per session | platform threads: before → with "
-                + "sessions → after close | heap / session | RSS / session | fds / session |\n"
+                + "sessions → after close | heap / session | RSS outside the heap / session | fds / session |\n"
                 + "|---|---|---|---|---|---|---|---|---|\n");
         for (Map<String, String> r : scale) {
             md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f ms | %.0f µs | %s → %s → %s | %.1f KiB | "
