@@ -9,4 +9,5 @@ module io.vhost.api {
     exports io.vhost.api.message;
     exports io.vhost.api.backend;
     exports io.vhost.api.device;
+    exports io.vhost.api.frontend;
 }

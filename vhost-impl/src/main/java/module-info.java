@@ -14,6 +14,7 @@ module io.vhost.impl {
     exports io.vhost.impl.sys;
     exports io.vhost.impl.poll;
     exports io.vhost.impl.transport;
+    exports io.vhost.impl.frontend;
     exports io.vhost.impl.backend;
     exports io.vhost.impl.metrics;
 }

@@ -1,0 +1,87 @@
+package io.vhost.impl.frontend;
+
+import io.vhost.impl.metrics.MetricsFactory;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of a vhost-user front-end connection. Start from {@link #defaults()} and change what you need.
+ *
+ * @param connectTimeout client mode: how long to retry connecting (backoff 10 ms doubling to 1 s)
+ * @param replyTimeout how long a request waits for its reply before the connection is declared broken
+ * @param metrics creates each connection's {@link io.vhost.impl.metrics.SessionMetrics} (role {@code "frontend"};
+ *     {@link MetricsFactory#NONE} by default, {@link io.vhost.impl.metrics.MicrometerMetrics} for Micrometer). On a
+ *     front-end session {@code handled} reports each front-end request when its reply arrived (or when it was sent,
+ *     if it has none) with the round-trip time, and each back-end channel request served; {@code error} reports
+ *     {@code backend-lost}, {@code protocol} and {@code reply-timeout}
+ * @param idleMonitor {@code true} (default): a reader thread per connection receives every reply and notices a
+ *     back-end that goes away while no request is in flight, reporting it to the reconnect listeners at once;
+ *     {@code false}: the calling thread reads its own reply (one thread hand-off less per request, for
+ *     latency-sensitive callers) and a lost back-end is noticed by the next request
+ */
+public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, MetricsFactory metrics,
+        boolean idleMonitor) {
+
+    /** Checks the values. */
+    public FrontendOptions {
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(replyTimeout, "replyTimeout");
+        Objects.requireNonNull(metrics, "metrics");
+        if (connectTimeout.isNegative()) {
+            throw new IllegalArgumentException("connectTimeout " + connectTimeout + " is negative");
+        }
+        if (replyTimeout.isNegative() || replyTimeout.isZero()) {
+            throw new IllegalArgumentException("replyTimeout " + replyTimeout + " must be positive");
+        }
+    }
+
+    /**
+     * Returns the defaults: connect retries for 10 s, replies within 30 s, no metrics.
+     *
+     * @return the default options
+     */
+    public static FrontendOptions defaults() {
+        return new FrontendOptions(Duration.ofSeconds(10), Duration.ofSeconds(30), MetricsFactory.NONE,
+                true);
+    }
+
+    /**
+     * Returns a copy with another connect timeout.
+     *
+     * @param timeout how long to retry connecting
+     * @return the new options
+     */
+    public FrontendOptions withConnectTimeout(Duration timeout) {
+        return new FrontendOptions(timeout, replyTimeout, metrics, idleMonitor);
+    }
+
+    /**
+     * Returns a copy with another reply timeout.
+     *
+     * @param timeout how long to wait for a reply
+     * @return the new options
+     */
+    public FrontendOptions withReplyTimeout(Duration timeout) {
+        return new FrontendOptions(connectTimeout, timeout, metrics, idleMonitor);
+    }
+
+    /**
+     * Returns a copy with a metrics factory (for example {@code MicrometerMetrics.of(registry)}).
+     *
+     * @param listener the factory
+     * @return the new options
+     */
+    public FrontendOptions withMetrics(MetricsFactory listener) {
+        return new FrontendOptions(connectTimeout, replyTimeout, listener, idleMonitor);
+    }
+
+    /**
+     * Returns a copy with the idle monitor on or off (see {@link #idleMonitor()}).
+     *
+     * @param monitor {@code false} to let callers read their own replies
+     * @return the new options
+     */
+    public FrontendOptions withIdleMonitor(boolean monitor) {
+        return new FrontendOptions(connectTimeout, replyTimeout, metrics, monitor);
+    }
+}

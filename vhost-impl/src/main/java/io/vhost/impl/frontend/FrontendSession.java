@@ -1,0 +1,398 @@
+package io.vhost.impl.frontend;
+
+import io.vhost.api.Fd;
+import io.vhost.api.error.PeerDisconnectedException;
+import io.vhost.api.error.ProtocolViolationException;
+import io.vhost.api.error.Recovery;
+import io.vhost.api.error.VhostException;
+import io.vhost.api.message.FrontendMessage;
+import io.vhost.api.message.FrontendRequest;
+import io.vhost.api.message.Reply;
+import io.vhost.impl.codec.CodecOptions;
+import io.vhost.impl.codec.Expect;
+import io.vhost.impl.codec.Header;
+import io.vhost.impl.codec.VhostUserCodec;
+import io.vhost.impl.daemon.Supervisor;
+import io.vhost.impl.metrics.SessionMetrics;
+import io.vhost.impl.transport.Connection;
+import io.vhost.impl.transport.TransportKind;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * One connection of a front-end to a back-end: sends requests and hands each reply, received by the connection's
+ * reader thread, to the caller waiting for it. The reader also notices a back-end that closes the socket while no
+ * request is in flight, and treats any message that is not the awaited reply as a protocol violation.
+ *
+ * <p>The first failure (disconnect, malformed or unexpected reply, reply timeout) breaks the session for good: the
+ * socket is shut down, the waiting caller gets the failure, {@code onFailure} is told once, and every later call
+ * fails fast naming the first cause. Callers serialise {@link #call}; the front-end's request lock does that.
+ */
+final class FrontendSession implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(FrontendSession.class.getName());
+
+    private final String name;
+    private final Connection connection;
+    private final Supervisor supervisor;
+    private final Duration replyTimeout;
+    private final Supplier<CodecOptions> codecOptions;
+    private final Consumer<VhostException> onFailure;
+    private final AtomicReference<Pending> pending = new AtomicReference<>();
+    private final AtomicReference<VhostException> failure = new AtomicReference<>();
+    private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
+            .order(ByteOrder.nativeOrder());
+    private volatile boolean closing;
+    private final boolean idleMonitor;
+    private final SessionMetrics metrics;
+    private volatile long lastReplyBytes;
+    // Direct mode (no reader thread): the request whose reply the caller is reading, and its deadline (0 = none).
+    private volatile FrontendRequest directRequest;
+    private volatile long directDeadline;
+    private final ByteBuffer directHeader = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES)
+            .order(ByteOrder.nativeOrder());
+
+    /** A request waiting for its reply. */
+    private record Pending(FrontendRequest request, CompletableFuture<Reply> reply) {
+    }
+
+    FrontendSession(String name, Connection connection, Duration replyTimeout, boolean idleMonitor,
+            Supplier<CodecOptions> codecOptions, SessionMetrics metrics, Consumer<VhostException> onFailure) {
+        this.name = name;
+        this.metrics = metrics;
+        this.connection = connection;
+        this.replyTimeout = replyTimeout;
+        // junixsocket receives only on platform threads, so its replies always come through the reader thread.
+        this.idleMonitor = idleMonitor || connection.kind() == TransportKind.JUNIXSOCKET;
+        this.codecOptions = codecOptions;
+        this.onFailure = onFailure;
+        this.supervisor = new Supervisor("vhost[" + name + "]");
+        supervisor.onShutdown(connection::shutdown);
+        if (!this.idleMonitor) {
+            supervisor.fork("reply-watchdog", this::watchdogLoop);
+        } else if (connection.kind() == TransportKind.JUNIXSOCKET) {
+            supervisor.forkPlatform("reader", this::readLoop); // junixsocket blocks in native reads
+        } else {
+            supervisor.fork("reader", this::readLoop);
+        }
+    }
+
+    String name() {
+        return name;
+    }
+
+    Supervisor supervisor() {
+        return supervisor;
+    }
+
+    SessionMetrics metrics() {
+        return metrics;
+    }
+
+    /** @return the wire size (header included) of the last reply received */
+    long lastReplyBytes() {
+        return lastReplyBytes;
+    }
+
+    TransportKind transportKind() {
+        return connection.kind();
+    }
+
+    boolean isBroken() {
+        return failure.get() != null || closing;
+    }
+
+    /**
+     * Sends a request and, if {@code expectReply}, waits for its reply.
+     *
+     * @param message the request (its fds stay owned by the caller)
+     * @param flags 0 or NEED_REPLY
+     * @param expectReply whether a reply follows
+     * @return the reply (owned by the caller), or {@code null} when none was expected
+     * @throws VhostException on send failure, disconnect, timeout or malformed reply (the session is then broken)
+     */
+    Reply call(FrontendMessage message, int flags, boolean expectReply) throws VhostException {
+        FrontendRequest request = message.request();
+        checkUsable(request);
+        lastReplyBytes = 0;
+        sendBuffer.clear();
+        List<Fd> fds = VhostUserCodec.encode(message, flags, sendBuffer, codecOptions.get());
+        sendBuffer.flip();
+        Pending p = expectReply ? new Pending(request, new CompletableFuture<>()) : null;
+        pending.set(p);
+        int bytes = sendBuffer.remaining();
+        try {
+            try {
+                connection.send(sendBuffer, fds);
+                if (metrics.enabled()) {
+                    metrics.sent(request, bytes);
+                }
+            } catch (IOException e) {
+                VhostException f = disconnected(request.name() + " could not be sent", e);
+                fail(f);
+                throw f;
+            }
+            if (p == null) {
+                return null;
+            }
+            return idleMonitor ? await(p) : receiveDirect(p);
+        } finally {
+            pending.compareAndSet(p, null);
+        }
+    }
+
+    /**
+     * Sends a header with no payload and expects no reply: the empty {@code SET_MEM_TABLE} that acknowledges a
+     * postcopy memory-table reply (spec: SET_MEM_TABLE note), which no payload record can express.
+     *
+     * @param request the request code to send
+     * @throws VhostException if sending fails (the session is then broken)
+     */
+    void sendEmpty(FrontendRequest request) throws VhostException {
+        checkUsable(request);
+        sendBuffer.clear();
+        sendBuffer.putInt(request.id()).putInt(io.vhost.api.message.HeaderFlags.VERSION).putInt(0).flip();
+        try {
+            connection.send(sendBuffer, List.of());
+        } catch (IOException e) {
+            VhostException f = disconnected("empty " + request.name() + " could not be sent", e);
+            fail(f);
+            throw f;
+        }
+    }
+
+    /** Direct mode: the caller reads its own reply; the watchdog shuts the socket down if it takes too long. */
+    private Reply receiveDirect(Pending p) throws VhostException {
+        directRequest = p.request();
+        directDeadline = System.nanoTime() + replyTimeout.toNanos();
+        List<Fd> fds = List.of();
+        try {
+            directHeader.clear();
+            fds = connection.receiveHeader(directHeader);
+            directHeader.flip();
+            receiveReply(directHeader, fds);
+            return p.reply().getNow(null);
+        } catch (IOException | RuntimeException e) {
+            closeAll(fds);
+            VhostException first = failure.get();
+            if (first != null) {
+                throw first; // the watchdog's timeout, recorded first
+            }
+            if (closing) {
+                throw new PeerDisconnectedException(name + ": the front-end was closed while " + p.request().name()
+                        + " waited for its reply", null, Recovery.FAIL);
+            }
+            VhostException f = switch (e) {
+                case VhostException v when !(v instanceof PeerDisconnectedException) -> v;
+                case IOException io -> disconnected("the back-end closed the connection before replying to "
+                        + p.request().name(), io);
+                default -> new ProtocolViolationException(name + ": the reply to " + p.request().name()
+                        + " could not be decoded (" + e + "); disconnected", e);
+            };
+            fail(f);
+            throw f;
+        } finally {
+            directDeadline = 0;
+        }
+    }
+
+    private void watchdogLoop() {
+        while (!closing && failure.get() == null) {
+            long deadline = directDeadline;
+            if (deadline == 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, replyTimeout.toNanos());
+                continue;
+            }
+            long left = deadline - System.nanoTime();
+            if (left > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, left);
+            } else if (directDeadline == deadline) {
+                fail(new ProtocolViolationException(name + ": no reply to " + directRequest.name() + " within "
+                        + replyTimeout.toMillis() + " ms; the connection was shut down, reconnect to continue"));
+                return;
+            }
+        }
+    }
+
+    private Reply await(Pending p) throws VhostException {
+        try {
+            return p.reply().get(replyTimeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            ProtocolViolationException f = new ProtocolViolationException(name + ": no reply to "
+                    + p.request().name() + " within " + replyTimeout.toMillis()
+                    + " ms; the connection was shut down, reconnect to continue");
+            fail(f);
+            // The reader may have completed the reply just now; a failure recorded first wins either way.
+            throw f;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            PeerDisconnectedException f = new PeerDisconnectedException(name + ": interrupted while waiting for the "
+                    + p.request().name() + " reply; the connection was shut down because request and reply are out of"
+                    + " step");
+            fail(f);
+            throw f;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof VhostException v) {
+                throw v;
+            }
+            throw new IllegalStateException(name + ": unexpected failure of the reader", e.getCause());
+        }
+    }
+
+    private void checkUsable(FrontendRequest request) throws VhostException {
+        VhostException f = failure.get();
+        if (f != null) {
+            throw new PeerDisconnectedException(name + ": " + request.name() + " not sent: the connection failed"
+                    + " earlier (" + f.getMessage() + "); reconnect to continue", f, Recovery.RECONNECT);
+        }
+        if (closing) {
+            throw new PeerDisconnectedException(name + ": " + request.name() + " not sent: the front-end was closed",
+                    null, Recovery.FAIL);
+        }
+    }
+
+    private void readLoop() {
+        ByteBuffer header = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES).order(ByteOrder.nativeOrder());
+        while (!closing && failure.get() == null) {
+            header.clear();
+            List<Fd> fds;
+            try {
+                fds = connection.receiveHeader(header);
+            } catch (IOException e) {
+                if (!closing) {
+                    Pending p = pending.get();
+                    fail(disconnected(p == null ? "the back-end closed the connection"
+                            : "the back-end closed the connection before replying to " + p.request().name(), e));
+                }
+                return;
+            }
+            header.flip();
+            try {
+                receiveReply(header, fds);
+            } catch (IOException e) {
+                closeAll(fds);
+                if (!closing) {
+                    fail(e instanceof VhostException v ? v : disconnected("receiving a reply failed", e));
+                }
+                return;
+            } catch (RuntimeException e) {
+                closeAll(fds);
+                LOG.log(Level.ERROR, name + ": reader failed on a reply", e);
+                fail(new ProtocolViolationException(name + ": a reply could not be decoded (" + e
+                        + "); disconnected", e));
+                return;
+            }
+        }
+    }
+
+    private void receiveReply(ByteBuffer headerBytes, List<Fd> fds) throws IOException {
+        Pending p = pending.get();
+        String context = name + ": " + (p == null ? "" : "reply to " + p.request().name() + ": ");
+        Header header;
+        try {
+            header = VhostUserCodec.decodeHeader(headerBytes, Expect.REPLY);
+        } catch (ProtocolViolationException e) {
+            throw new ProtocolViolationException(context + e.getMessage() + closedNote(fds) + "; disconnected");
+        }
+        if (p == null) {
+            throw new ProtocolViolationException(name + ": unsolicited message from the back-end (request code "
+                    + header.request() + " " + header.frontendRequest().map(Enum::name).orElse("unknown") + ", flags 0x"
+                    + Integer.toHexString(header.flags()) + ", size " + header.size() + ") while no request waits for"
+                    + " a reply" + closedNote(fds) + "; disconnected");
+        }
+        FrontendRequest request = p.request();
+        if (header.request() != request.id()) {
+            throw new ProtocolViolationException(context + "the reply carries request code " + header.request() + " ("
+                    + header.frontendRequest().map(Enum::name).orElse("unknown") + "), expected " + request.id()
+                    + closedNote(fds) + "; disconnected");
+        }
+        try {
+            VhostUserCodec.checkSize(request, Expect.REPLY, header.size());
+        } catch (ProtocolViolationException e) {
+            throw new ProtocolViolationException(name + ": " + e.getMessage() + closedNote(fds) + "; disconnected");
+        }
+        ByteBuffer payload = ByteBuffer.allocate((int) header.size()).order(ByteOrder.nativeOrder());
+        connection.receiveFully(payload);
+        payload.flip();
+        Reply reply;
+        try {
+            reply = VhostUserCodec.decodeReply(request, header, payload, fds, codecOptions.get());
+        } catch (ProtocolViolationException e) {
+            throw new ProtocolViolationException(name + ": " + e.getMessage() + "; disconnected");
+        }
+        lastReplyBytes = VhostUserCodec.HEADER_BYTES + header.size();
+        if (!p.reply().complete(reply)) {
+            reply.close(); // the waiter gave up (timeout) and broke the session already
+        }
+    }
+
+    private void fail(VhostException cause) {
+        if (!failure.compareAndSet(null, cause)) {
+            return;
+        }
+        connection.shutdown();
+        Pending p = pending.get();
+        if (p != null) {
+            p.reply().completeExceptionally(cause);
+        }
+        if (!closing) {
+            LOG.log(cause instanceof PeerDisconnectedException ? Level.DEBUG : Level.WARNING,
+                    "{0}: connection failed: {1}", name, cause.getMessage());
+            metrics.error(cause instanceof PeerDisconnectedException ? "backend-lost"
+                    : cause.getMessage().contains("no reply to") ? "reply-timeout" : "protocol");
+            onFailure.accept(cause);
+        }
+    }
+
+    private PeerDisconnectedException disconnected(String what, IOException e) {
+        if (e instanceof PeerDisconnectedException pd) {
+            return new PeerDisconnectedException(name + ": " + what + ": " + pd.getMessage()
+                    + "; reconnect to continue", pd);
+        }
+        return new PeerDisconnectedException(name + ": " + what + ": " + e + "; reconnect to continue", e);
+    }
+
+    private static String closedNote(List<Fd> fds) {
+        return fds.isEmpty() ? "" : "; closed its " + fds.size() + " fds";
+    }
+
+    static void closeAll(List<Fd> fds) {
+        for (Fd fd : fds) {
+            fd.close();
+        }
+    }
+
+    /**
+     * Fails a waiting request and shuts the socket down without blocking, so that a caller holding the front-end's
+     * request lock returns at once. Idempotent.
+     */
+    void abort() {
+        closing = true;
+        Pending p = pending.get();
+        if (p != null) {
+            p.reply().completeExceptionally(new PeerDisconnectedException(name + ": the front-end was closed while "
+                    + p.request().name() + " waited for its reply", null, Recovery.FAIL));
+        }
+        connection.shutdown();
+    }
+
+    /** Shuts the connection down, joins the reader and closes the socket. Idempotent. */
+    @Override
+    public void close() {
+        abort();
+        supervisor.close();
+        connection.close();
+        metrics.close();
+    }
+}
