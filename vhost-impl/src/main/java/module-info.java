@@ -17,4 +17,5 @@ module io.vhost.impl {
     exports io.vhost.impl.frontend;
     exports io.vhost.impl.backend;
     exports io.vhost.impl.metrics;
+    exports io.vhost.impl.daemon;
 }

@@ -5,6 +5,7 @@ import io.vhost.api.error.RequestRejectedException;
 /** Builds the failure of a request that a device does not implement. */
 final class NotSupported {
 
+    /** Not instantiable. */
     private NotSupported() {
     }
 

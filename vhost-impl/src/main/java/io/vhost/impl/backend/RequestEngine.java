@@ -42,9 +42,12 @@ import java.util.Optional;
  * The back-end protocol engine of one connection: receive, validate, dispatch, reply. Runs on the session's reader
  * thread; only that thread mutates the negotiated state, device threads read it through volatile fields.
  *
+ * <p>NEED_REPLY. A request without a reply body that sets NEED_REPLY gets a u64 ack (0 success, non-zero failure);
+ * a request with a reply body gets only that body (never two replies). The negotiated REPLY_ACK state,
+ * {@link #replyAck()}, decides whether the back-end channel asks the front-end for acks.
+ *
  * <p>Error policy. A malformed message (bad header, size, fd count or payload syntax) ends the session: the framing
- * can no longer be trusted. An unknown request id is skipped: NACKed when NEED_REPLY and REPLY_ACK are in effect,
- * otherwise logged. A well-formed request that cannot be honoured (feature not negotiated, queue index out of range,
+ * can no longer be trusted. An unknown request id is skipped: NACKed when NEED_REPLY is set, otherwise logged. A well-formed request that cannot be honoured (feature not negotiated, queue index out of range,
  * device refusal) is rejected: requests without a reply body get a non-zero ack when one was asked for; requests
  * with a reply body get their defined error reply (empty GET_CONFIG, non-zero u64, crypto session id -1), and where
  * the spec defines none (GET_VRING_BASE, GET_INFLIGHT_FD, ...) the session ends, so the peer is never left waiting.
@@ -88,6 +91,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
     private volatile boolean protocolNegotiated;
     private boolean featuresSet;
     private boolean postcopyListening;
+    private boolean postcopyAckDue;
     private CodecOptions codecOptions = CodecOptions.DEFAULT;
     private volatile ChannelSender channel;
     private long requests;
@@ -212,6 +216,16 @@ final class RequestEngine implements ChannelSender.Negotiated {
             }
             throw e;
         }
+        if (postcopyAckDue && h.frontendRequest().orElse(null) == FrontendRequest.SET_MEM_TABLE
+                && h.size() == Long.BYTES && fds.isEmpty()) {
+            // spec §SET_MEM_TABLE note: after our postcopy reply the front-end acknowledges with a SET_MEM_TABLE
+            // carrying a u64 (QEMU sends 0); only then may the guest fault on the regions
+            postcopyAckDue = false;
+            long result = payload.duplicate().order(ByteOrder.nativeOrder()).getLong(0);
+            LOG.log(result == 0 ? Level.DEBUG : Level.WARNING, () -> name + ": the front-end acknowledged the postcopy "
+                    + "memory table with " + result);
+            return true;
+        }
         long start = metrics.enabled() ? System.nanoTime() : 0;
         FrontendMessage message;
         try {
@@ -219,7 +233,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
         } catch (ProtocolViolationException e) {
             if (e.recovery() == Recovery.RETRY) {
                 metrics.error("unknown-request");
-                boolean nack = h.needsReply() && replyAck();
+                boolean nack = h.needsReply();
                 LOG.log(Level.WARNING, () -> name + ": " + e.getMessage() + "; "
                         + (nack ? "answered with a non-zero ack" : "ignored") + ", the session goes on");
                 if (nack) {
@@ -261,7 +275,9 @@ final class RequestEngine implements ChannelSender.Negotiated {
             try (Reply sent = reply) {
                 send(request, sent);
             }
-        } else if (h.needsReply() && replyAck()) {
+        } else if (h.needsReply()) {
+            // a front-end that sets NEED_REPLY waits for an answer: give it one even if it never negotiated
+            // REPLY_ACK (libvhost-user and DPDK do the same), so it is never left waiting
             send(request, Reply.ack(ok));
         }
         return ok;
@@ -341,7 +357,9 @@ final class RequestEngine implements ChannelSender.Negotiated {
             }
             case SetMemTable m -> {
                 if (postcopyListening) {
-                    yield new Reply.MemoryTableReply(handler.setMemoryTablePostcopy(m.table(), m.fds()));
+                    Reply reply = new Reply.MemoryTableReply(handler.setMemoryTablePostcopy(m.table(), m.fds()));
+                    postcopyAckDue = true;
+                    yield reply;
                 }
                 handler.setMemoryTable(m.table(), m.fds());
                 yield null;
@@ -474,6 +492,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
             }
             case PostcopyEnd m -> {
                 postcopyListening = false;
+                postcopyAckDue = false;
                 handler.postcopyEnd();
                 yield new Reply.U64(0);
             }

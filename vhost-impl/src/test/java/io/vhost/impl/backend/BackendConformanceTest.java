@@ -100,10 +100,25 @@ class BackendConformanceTest extends BackendTestBase {
     }
 
     @Test
-    void noReplyAckUntilNegotiated() throws IOException {
-        fe.send(SET_OWNER.id(), RawFrontend.V1_NEED_REPLY, new byte[0]);
-        assertEquals(DEVICE_FEATURES | BIT30, sync(), "the next message must be the GET_FEATURES reply, no ack");
+    void needReplyIsAnsweredEvenBeforeReplyAckIsNegotiated() throws IOException {
+        assertEquals(0, acked(SET_OWNER, new byte[0]), "a front-end that asks is never left waiting");
         assertTrue(device.events().contains("setOwner"));
+        send(SET_OWNER, new byte[0]);
+        assertEquals(DEVICE_FEATURES | BIT30, sync(), "without NEED_REPLY nothing is sent");
+        assertFalse(session().engine().replyAck(), "REPLY_ACK itself is not in effect");
+    }
+
+    @Test
+    void replyAckNeedsProtocolFeaturesAndTheReplyAckBit() throws IOException {
+        send(SET_PROTOCOL_FEATURES, u64(mask(ProtocolFeature.CONFIG)));
+        sync();
+        assertFalse(session().engine().replyAck());
+        send(SET_PROTOCOL_FEATURES, u64(mask(ProtocolFeature.REPLY_ACK)));
+        sync();
+        assertTrue(session().engine().replyAck(), "on without GET_PROTOCOL_FEATURES and before SET_FEATURES");
+        send(SET_FEATURES, u64(DEVICE_FEATURES | BIT30));
+        sync();
+        assertTrue(session().engine().replyAck());
     }
 
     @Test
@@ -359,8 +374,12 @@ class BackendConformanceTest extends BackendTestBase {
     @Test
     void backendChannelCarriesRequestsAndAwaitsAcks() throws Exception {
         negotiate(NEGOTIATED | mask(ProtocolFeature.SHARED_OBJECT));
+        assertTrue(context.frontendChannel().isEmpty());
         try (Connection mine = openBackendChannel()) {
             assertTrue(device.channel().acksReplies());
+            assertTrue(context.frontendChannel().isPresent(), "the session context hands out the same channel");
+            assertEquals(DEVICE_FEATURES | BIT30, context.ackedFeatures());
+            assertEquals(NEGOTIATED | mask(ProtocolFeature.SHARED_OBJECT), context.ackedProtocolFeatures());
             CompletableFuture<Void> change = CompletableFuture.runAsync(() -> {
                 try {
                     device.channel().configChanged();
@@ -477,6 +496,24 @@ class BackendConformanceTest extends BackendTestBase {
                 "postcopyListen", "postcopyEnd", "getInflightFd 2 256", "setInflightFd 4096", "setGpuSocket",
                 "setDeviceStateFd SAVE", "checkDeviceState", "setStatus 15", "getStatus", "getShmemConfig",
                 "getVringBase 1 SUSPEND_INFLIGHT")), device.events().toString());
+    }
+
+    @Test
+    void postcopyMemoryTableIsRepliedAndItsAckConsumed() throws IOException {
+        negotiate(NEGOTIATED | mask(ProtocolFeature.PAGEFAULT));
+        RawFrontend.Message uffd = call(POSTCOPY_ADVISE, new byte[0]);
+        RawFrontend.closeAll(uffd.fds());
+        assertEquals(0, acked(POSTCOPY_LISTEN, new byte[0]));
+        try (FileInputStream region = RawFrontend.dummyFd()) {
+            RawFrontend.Message table = call(SET_MEM_TABLE, memTable(region(0, 1 << 20, 0x7f0000000000L, 0)),
+                    region.getFD());
+            assertEquals(8 + 32, table.payload().length, "the reply lists the mapped regions");
+            assertEquals(1, table.body().getInt());
+        }
+        send(SET_MEM_TABLE, u64(0)); // the front-end's acknowledgement (QEMU sends a u64 0)
+        assertEquals(DEVICE_FEATURES | BIT30, sync(), "the ack is consumed, the session goes on");
+        assertEquals(0, call(POSTCOPY_END, new byte[0]).u64());
+        assertTrue(device.events().contains("setMemoryTablePostcopy 1"));
     }
 
     @Test

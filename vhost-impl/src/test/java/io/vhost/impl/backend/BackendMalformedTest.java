@@ -124,6 +124,8 @@ class BackendMalformedTest extends BackendTestBase {
         assertNotEquals(0, nack.u64());
         fe.send(0, RawFrontend.V1, new byte[0]);
         fe.send(1000, RawFrontend.V1, new byte[16]);
+        fe.send(77, RawFrontend.V1_NEED_REPLY, new byte[0]);
+        assertNotEquals(0, fe.receiveReply(77).u64());
         assertEquals(DEVICE_FEATURES | BIT30, sync(), "unknown requests without NEED_REPLY are ignored");
         assertTrue(session().isRunning());
     }

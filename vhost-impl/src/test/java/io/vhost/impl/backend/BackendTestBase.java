@@ -38,6 +38,7 @@ abstract class BackendTestBase {
     BackendServer server;
     Thread serving;
     RawFrontend fe;
+    volatile io.vhost.api.backend.SessionContext context;
 
     @BeforeEach
     void startBackend() throws IOException {
@@ -45,7 +46,10 @@ abstract class BackendTestBase {
         Awaitility.setDefaultPollInterval(Duration.ofMillis(5));
         socket = dir.resolve("backend.sock");
         device = newDevice();
-        server = BackendServer.bind(socket, ctx -> device, BackendOptions.defaults().withName("test"));
+        server = BackendServer.bind(socket, ctx -> {
+            context = ctx;
+            return device;
+        }, BackendOptions.defaults().withName("test"));
         serving = Thread.ofPlatform().name("test-serve").start(() -> {
             try {
                 server.serve();

@@ -1,0 +1,148 @@
+package io.vhost.api.device;
+
+import io.vhost.api.error.GuestMemoryException;
+import io.vhost.api.error.RequestRejectedException;
+import io.vhost.api.error.VhostException;
+
+/**
+ * What a device author writes to get a vhost-user back-end: the device's identity (queues, features, config space)
+ * and an event handler per queue. The daemon framework ({@code io.vhost.impl.daemon.DeviceBackend}) does the rest:
+ * the protocol, guest memory mapping and remapping, ring setup, kick and call eventfds, one worker per queue group,
+ * notification suppression, ring stop and restart.
+ *
+ * <p>Only {@link #queueCount()}, {@link #features()} and {@link #handleQueue} are required; every other method has
+ * a default that means "not offered" or "nothing to do", so adding an optional part later never breaks a device.
+ *
+ * <p><b>Threading.</b> {@link #handleQueue} runs on the worker of the queue's group ({@link #workerOf}); queues of
+ * one group are handled one at a time, queues of different groups concurrently. The other methods run on the
+ * session's request thread. A device shared by several sessions (a serve loop that accepts one connection after the
+ * other) sees them one after the other, never concurrently, when the serve loop handles one connection at a time.
+ */
+public interface VhostUserDevice {
+
+    /**
+     * Returns the number of queues.
+     *
+     * @return 1 to 256
+     */
+    int queueCount();
+
+    /**
+     * Returns the largest ring size the device accepts ({@code SET_VRING_NUM}).
+     *
+     * @return a power of two up to 32768; 1024 by default
+     */
+    default int maxQueueSize() {
+        return 1024;
+    }
+
+    /**
+     * Returns the virtio feature bits the device offers, including the transport bits it supports
+     * ({@code VIRTIO_F_VERSION_1}, {@code VIRTIO_RING_F_EVENT_IDX}, {@code VIRTIO_RING_F_INDIRECT_DESC}); the
+     * framework adds {@code VHOST_USER_F_PROTOCOL_FEATURES} itself.
+     *
+     * @return the offered feature word
+     */
+    long features();
+
+    /**
+     * Returns the protocol feature bits the device needs beyond what the framework offers by itself. The framework
+     * offers {@code CONFIG} when {@link #configSize()} is positive, and {@code MQ}, {@code REPLY_ACK},
+     * {@code CONFIGURE_MEM_SLOTS} and {@code RESET_DEVICE} always.
+     *
+     * @return extra protocol feature bits; none by default
+     */
+    default long protocolFeatures() {
+        return 0;
+    }
+
+    /**
+     * Learns the feature bits the front-end acked ({@code SET_FEATURES}); may be called again while queues run.
+     *
+     * @param acked the acked feature word (a subset of {@link #features()} plus bit 30)
+     * @throws VhostException if the device refuses the combination
+     */
+    default void setFeatures(long acked) throws VhostException {
+    }
+
+    /**
+     * Returns the size of the device's configuration space; 0 (the default) means the device has none and
+     * {@code VHOST_USER_PROTOCOL_F_CONFIG} is not offered.
+     *
+     * @return the size in bytes
+     */
+    default int configSize() {
+        return 0;
+    }
+
+    /**
+     * Reads the configuration space ({@code GET_CONFIG}). The framework has checked that the range lies inside
+     * {@link #configSize()}.
+     *
+     * @param offset the first byte
+     * @param sizeBytes how many bytes
+     * @return exactly {@code sizeBytes} bytes
+     * @throws VhostException if the range is not readable
+     */
+    default byte[] readConfig(int offset, int sizeBytes) throws VhostException {
+        throw new RequestRejectedException("GET_CONFIG offset " + offset + " size " + sizeBytes
+                + ": this device has no configuration space");
+    }
+
+    /**
+     * Writes the configuration space ({@code SET_CONFIG}). The default refuses: every field is read-only.
+     *
+     * @param offset the first byte
+     * @param data the bytes
+     * @param migration {@code true} when the front-end restores state during migration (read-only fields may then
+     *     be written)
+     * @throws VhostException if the write is refused
+     */
+    default void writeConfig(int offset, byte[] data, boolean migration) throws VhostException {
+        throw new RequestRejectedException("SET_CONFIG offset " + offset + " size " + data.length
+                + ": the configuration space of this device is read-only");
+    }
+
+    /**
+     * Tells which worker handles a queue: queues with the same worker number share one worker thread (like
+     * rust-vmm's {@code queues_per_thread}). By default every queue has its own worker.
+     *
+     * @param queue the queue index
+     * @return the worker number, 0 or more
+     */
+    default int workerOf(int queue) {
+        return queue;
+    }
+
+    /**
+     * Handles the available buffers of one queue: pops chains, completes them with
+     * {@link Virtqueue#addUsed(DescriptorChain, long)}. Called when the queue was kicked, when it was enabled, and
+     * again as long as buffers arrive while the previous call ran. The framework disables driver notifications
+     * around the call, and signals the call eventfd afterwards when the ring's suppression rules ask for it.
+     *
+     * <p>Every chain popped must be completed before the method returns: the framework treats the queue as drained
+     * when it returns ({@code GET_VRING_BASE} waits for that). Handle a bounded number of chains per call (say, one
+     * ring's worth) rather than looping until the ring is empty: a guest that refills the ring as fast as it is
+     * drained would otherwise keep the call, and a stop request, waiting forever.
+     *
+     * @param queue the queue index
+     * @param virtqueue the queue's ring
+     * @throws GuestMemoryException if the ring is malformed; the framework marks the ring broken, signals its error
+     *     eventfd and keeps the other queues running
+     */
+    void handleQueue(int queue, Virtqueue virtqueue) throws GuestMemoryException;
+
+    /**
+     * Learns that a queue was stopped ({@code GET_VRING_BASE}); nothing is in flight on it any more.
+     *
+     * @param queue the queue index
+     */
+    default void queueStopped(int queue) {
+    }
+
+    /**
+     * Drops device state at {@code RESET_DEVICE} or at the end of a session; the next session negotiates anew.
+     */
+    default void reset() {
+    }
+}

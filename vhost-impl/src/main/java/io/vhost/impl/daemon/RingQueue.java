@@ -1,0 +1,164 @@
+package io.vhost.impl.daemon;
+
+import io.vhost.api.device.Virtqueue;
+import io.vhost.api.error.GuestMemoryException;
+import io.vhost.api.feature.VirtioFeature;
+import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.InflightSplitQueue;
+import io.vhost.impl.memory.MemoryTable;
+import io.vhost.impl.virtqueue.PackedVirtqueue;
+import io.vhost.impl.virtqueue.SplitVirtqueue;
+
+/**
+ * The daemon's view of one ring, split or packed ({@code VIRTIO_F_RING_PACKED}): what the request thread configures
+ * and what the worker hands to the device. Not thread-safe: used under the ring's lock.
+ */
+sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
+
+    /** Creates the ring for the acked features. */
+    static RingQueue create(int queue, int size, long ackedFeatures) {
+        return (ackedFeatures & VirtioFeature.RING_PACKED.mask()) != 0 ? new Packed(new PackedVirtqueue(queue, size))
+                : new Split(new SplitVirtqueue(queue, size));
+    }
+
+    /** The device-facing queue. */
+    Virtqueue view();
+
+    /** {@code SET_VRING_ADDR}: desc, avail (packed: driver area), used (packed: device area) user addresses. */
+    void configure(MemoryTable table, long desc, long avail, long used) throws GuestMemoryException;
+
+    /** Re-resolves the ring after a memory table change. */
+    void remap(MemoryTable table) throws GuestMemoryException;
+
+    /** {@code SET_VRING_BASE}, in the ring type's encoding. */
+    void setBase(long base);
+
+    /** {@code GET_VRING_BASE}, in the ring type's encoding. */
+    long base();
+
+    boolean isBroken();
+
+    void setFeatures(long acked);
+
+    void setDirtyLog(DirtyLogHolder log, long usedLogAddress, boolean logUsed);
+
+    /** Whether inflight tracking applies (split rings only). */
+    boolean tracksInflight();
+
+    void attachInflight(InflightSplitQueue region) throws GuestMemoryException;
+
+    /** A split ring. */
+    record Split(SplitVirtqueue q) implements RingQueue {
+        @Override
+        public Virtqueue view() {
+            return q;
+        }
+
+        @Override
+        public void configure(MemoryTable table, long desc, long avail, long used) throws GuestMemoryException {
+            q.configure(table, desc, avail, used);
+        }
+
+        @Override
+        public void remap(MemoryTable table) throws GuestMemoryException {
+            q.remap(table);
+        }
+
+        @Override
+        public void setBase(long base) {
+            if (base < 0 || base > 0xffff) {
+                throw new IllegalArgumentException("SET_VRING_BASE " + base + " for queue " + q.queueIndex()
+                        + " exceeds 65535 (split rings use 16-bit indices)");
+            }
+            q.setNextAvail((int) base);
+        }
+
+        @Override
+        public long base() {
+            return q.nextAvail();
+        }
+
+        @Override
+        public boolean isBroken() {
+            return q.isBroken();
+        }
+
+        @Override
+        public void setFeatures(long acked) {
+            q.setFeatures((acked & VirtioFeature.EVENT_IDX.mask()) != 0,
+                    (acked & VirtioFeature.NOTIFY_ON_EMPTY.mask()) != 0);
+        }
+
+        @Override
+        public void setDirtyLog(DirtyLogHolder log, long usedLogAddress, boolean logUsed) {
+            q.setDirtyLog(log, usedLogAddress, logUsed);
+        }
+
+        @Override
+        public boolean tracksInflight() {
+            return true;
+        }
+
+        @Override
+        public void attachInflight(InflightSplitQueue region) throws GuestMemoryException {
+            q.attachInflight(region);
+        }
+    }
+
+    /** A packed ring. */
+    record Packed(PackedVirtqueue q) implements RingQueue {
+        @Override
+        public Virtqueue view() {
+            return q;
+        }
+
+        @Override
+        public void configure(MemoryTable table, long desc, long avail, long used) throws GuestMemoryException {
+            q.configure(table, desc, avail, used);
+        }
+
+        @Override
+        public void remap(MemoryTable table) throws GuestMemoryException {
+            q.remap(table);
+        }
+
+        @Override
+        public void setBase(long base) {
+            if (base < 0 || base > 0xffff_ffffL) {
+                throw new IllegalArgumentException("SET_VRING_BASE " + base + " for packed queue " + q.queueIndex()
+                        + " is not a u32");
+            }
+            q.setBase((int) base);
+        }
+
+        @Override
+        public long base() {
+            return Integer.toUnsignedLong(q.base());
+        }
+
+        @Override
+        public boolean isBroken() {
+            return q.isBroken();
+        }
+
+        @Override
+        public void setFeatures(long acked) {
+            q.setFeatures((acked & VirtioFeature.EVENT_IDX.mask()) != 0);
+        }
+
+        @Override
+        public void setDirtyLog(DirtyLogHolder log, long usedLogAddress, boolean logUsed) {
+            q.setDirtyLog(log);
+        }
+
+        @Override
+        public boolean tracksInflight() {
+            return false;
+        }
+
+        @Override
+        public void attachInflight(InflightSplitQueue region) {
+            // DescStatePacked tracking is not implemented: a packed ring runs without inflight tracking
+        }
+    }
+}
