@@ -38,8 +38,10 @@ public interface VhostUserDevice {
 
     /**
      * Returns the virtio feature bits the device offers, including the transport bits it supports
-     * ({@code VIRTIO_F_VERSION_1}, {@code VIRTIO_RING_F_EVENT_IDX}, {@code VIRTIO_RING_F_INDIRECT_DESC}); the
-     * framework adds {@code VHOST_USER_F_PROTOCOL_FEATURES} itself.
+     * ({@code VIRTIO_F_VERSION_1}, {@code VIRTIO_RING_F_EVENT_IDX}, {@code VIRTIO_RING_F_INDIRECT_DESC}). The
+     * framework adds what it implements for every device: {@code VHOST_USER_F_PROTOCOL_FEATURES},
+     * {@code VHOST_F_LOG_ALL} (dirty logging) and, for virtio 1.x devices, {@code VIRTIO_F_RING_PACKED}; those bits
+     * are masked out of the word {@link #setFeatures} receives, except bit 30.
      *
      * @return the offered feature word
      */
@@ -48,7 +50,7 @@ public interface VhostUserDevice {
     /**
      * Returns the protocol feature bits the device needs beyond what the framework offers by itself. The framework
      * offers {@code CONFIG} when {@link #configSize()} is positive, and {@code MQ}, {@code REPLY_ACK},
-     * {@code CONFIGURE_MEM_SLOTS} and {@code RESET_DEVICE} always.
+     * {@code CONFIGURE_MEM_SLOTS}, {@code RESET_DEVICE}, {@code LOG_SHMFD} and {@code INFLIGHT_SHMFD} always.
      *
      * @return extra protocol feature bits; none by default
      */
@@ -59,7 +61,7 @@ public interface VhostUserDevice {
     /**
      * Learns the feature bits the front-end acked ({@code SET_FEATURES}); may be called again while queues run.
      *
-     * @param acked the acked feature word (a subset of {@link #features()} plus bit 30)
+     * @param acked the acked feature word (a subset of {@link #features()}, plus bit 30)
      * @throws VhostException if the device refuses the combination
      */
     default void setFeatures(long acked) throws VhostException {

@@ -196,12 +196,14 @@ public final class DeviceBackend implements BackendHandler {
     @Override
     public void addMemoryRegion(MemoryRegion region, Fd fd) throws VhostException {
         regions.add(region, fd);
+        LOG.log(Level.DEBUG, () -> session.name() + ": ADD_MEM_REG, memory table " + regions.memory().peek());
         wakeAll();
     }
 
     @Override
     public void removeMemoryRegion(MemoryRegion region) throws VhostException {
         regions.remove(region);
+        LOG.log(Level.DEBUG, () -> session.name() + ": REM_MEM_REG, memory table " + regions.memory().peek());
         wakeAll();
     }
 

@@ -173,8 +173,22 @@ public final class Listener implements AutoCloseable {
             return;
         }
         closed = true;
-        Poller.shared().wakeup(fd);
-        inUse.writeLock().lock();
+        // An accept() may have checked `closed` just before and not yet registered with the poller, so a single
+        // wakeup can be lost (it then parks for good and this close waits on the lock forever): wake until it left.
+        boolean interrupted = false;
+        while (true) {
+            Poller.shared().wakeup(fd);
+            try {
+                if (inUse.writeLock().tryLock(10, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
         try {
             socket.close();
         } finally {
