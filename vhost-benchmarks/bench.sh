@@ -87,6 +87,8 @@ if [[ $profile == full ]]; then secs=2 warm=0.3 rwarm=0.5 jtimeout=420; else sec
 {
   echo "date: $(date -u +%FT%TZ)  profile: $profile  regimes: $regimes"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) vCPU, $(lscpu | sed -n 's/^Hypervisor vendor: *//p') hypervisor"
+  echo "cpu details: $(lscpu | sed -n 's/^\(Thread(s) per core\|L3 cache\|CPU MHz\|BogoMIPS\): */\1 /p' | paste -sd, -)"
+  echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB"}')"
   echo "kernel: $(uname -r)  glibc: $(getconf GNU_LIBC_VERSION 2>/dev/null)"
   echo "java: $("$JAVA" -version 2>&1 | head -1)  ($JAVA)"
   echo "gcc: $(gcc --version | head -1)"
