@@ -7,6 +7,7 @@ import io.vhost.impl.sys.Sockets;
 import io.vhost.impl.sys.PeerCredentials;
 import io.vhost.impl.sys.Unistd;
 import java.io.FileDescriptor;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -30,6 +31,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
 final class JunixConnection implements Connection {
 
     private static final int ANCILLARY_BUFFER_BYTES = 512;
+    private static final int F_DUPFD_CLOEXEC = 1030;
 
     private final AFUNIXSocket socket;
     private final InputStream in;
@@ -260,10 +262,17 @@ final class JunixConnection implements Connection {
         FileDescriptor[] received = socket.getReceivedFileDescriptors();
         if (received != null) {
             for (FileDescriptor fd : received) {
+                // junixsocket keeps owning what it received and closes it when the socket closes, so the caller gets
+                // a duplicate (close-on-exec, which junixsocket's receive does not set) and junixsocket's copy is
+                // closed through its FileDescriptor at once, which also makes junixsocket's later close a no-op.
                 int number = FileDescriptorCast.using(fd).as(Integer.class);
-                into.add(OwnedFd.of(number, "fd " + (into.size() + 1) + " received on " + description));
-                // junixsocket does not receive with MSG_CMSG_CLOEXEC: set it now (a small window remains)
-                Unistd.fcntl(number, Unistd.F_SETFD, Unistd.FD_CLOEXEC);
+                int copy;
+                try {
+                    copy = Unistd.fcntl(number, F_DUPFD_CLOEXEC, 0);
+                } finally {
+                    new FileInputStream(fd).close();
+                }
+                into.add(OwnedFd.of(copy, "fd " + (into.size() + 1) + " received on " + description));
             }
             socket.clearReceivedFileDescriptors();
         }
