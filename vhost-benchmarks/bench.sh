@@ -124,6 +124,7 @@ for regime in "${regime_list[@]}"; do
   [[ $regime != "${regime_list[-1]}" ]] && jargs+=(--only control,oneway,kick,blk)
   [[ -n $jfr ]] && jargs+=(--jfr "$out/jfr")
   timeout --kill-after=10 "$jtimeout" "${prefix[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
+    -Djava.util.logging.SimpleFormatter.format='[bench] %5$s%6$s%n' \
     io.vhost.bench.BenchMain "${jargs[@]}" >&2 || log "vhost-java run ended with status $? (partial results kept)"
   echo "load after $regime: $(cat /proc/loadavg)" >>"$out/machine.txt"
 done

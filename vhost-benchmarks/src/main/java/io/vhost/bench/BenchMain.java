@@ -1,7 +1,6 @@
 package io.vhost.bench;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,6 +33,7 @@ import org.openjdk.jmh.util.Statistics;
 public final class BenchMain {
 
     private static final String NATIVE = "--enable-native-access=ALL-UNNAMED";
+    private static final System.Logger LOG = System.getLogger(BenchMain.class.getName());
 
     private final boolean full;
     private final boolean wide;
@@ -42,10 +42,8 @@ public final class BenchMain {
     private final Path log;
     private final Path jfr;
     private final List<String> only;
-    private final PrintStream console;
 
-    private BenchMain(boolean full, boolean wide, String regime, Path out, Path log, Path jfr, List<String> only,
-            PrintStream console) {
+    private BenchMain(boolean full, boolean wide, String regime, Path out, Path log, Path jfr, List<String> only) {
         this.full = full;
         this.wide = wide;
         this.regime = regime;
@@ -53,7 +51,6 @@ public final class BenchMain {
         this.log = log;
         this.jfr = jfr;
         this.only = only;
-        this.console = console;
     }
 
     /**
@@ -95,7 +92,11 @@ public final class BenchMain {
         }
         boolean full = profile.equals("full");
         boolean wide = matrix == null ? full : matrix.equals("wide");
-        new BenchMain(full, wide, regime, out, log, jfr, only, System.out).run();
+        new BenchMain(full, wide, regime, out, log, jfr, only).run();
+    }
+
+    private static void info(String message) {
+        LOG.log(System.Logger.Level.INFO, message);
     }
 
     private boolean wanted(String group) {
@@ -128,7 +129,7 @@ public final class BenchMain {
             String[] targets = onPath("qemu-storage-daemon") ? new String[] {"vhost-java", "qsd"}
                     : new String[] {"vhost-java"};
             if (targets.length == 1) {
-                console.println("qemu-storage-daemon is not on PATH: the data-plane comparison runs ours only");
+                info("qemu-storage-daemon is not on PATH: the data-plane comparison runs ours only");
             }
             String[] depths = full ? new String[] {"1", "16"} : new String[] {"1"};
             jmh("blk", "VIRTUAL", "BlkReadBench\\.", rtModes, b -> b.param("target", targets).param("depth", depths));
@@ -150,8 +151,8 @@ public final class BenchMain {
 
     private void jmh(String suite, String caller, String include, Mode[] modes, Customizer custom)
             throws RunnerException, IOException {
-        console.printf(Locale.ROOT, "[%s] %s, caller on a %s thread ...%n", regime, suite,
-                caller.toLowerCase(Locale.ROOT));
+        info(String.format(Locale.ROOT, "[%s] %s, caller on a %s thread ...", regime, suite,
+                caller.toLowerCase(Locale.ROOT)));
         for (Mode mode : modes) {
             ChainedOptionsBuilder b = new OptionsBuilder()
                     .include(BenchMain.class.getPackageName() + "\\." + include)
@@ -177,8 +178,8 @@ public final class BenchMain {
                 append(json(suite, caller, load, rr));
             }
             if (results.isEmpty()) {
-                console.printf(Locale.ROOT, "[%s] %s (%s): no result; see %s%n", regime, include, mode,
-                        logFile(suite, caller, mode));
+                info(String.format(Locale.ROOT, "[%s] %s (%s): no result; see %s", regime, include, mode,
+                        logFile(suite, caller, mode)));
             }
         }
     }
@@ -231,7 +232,7 @@ public final class BenchMain {
     }
 
     private void scale(String[] run) throws IOException, InterruptedException {
-        console.printf(Locale.ROOT, "[%s] scale, %s idle sessions over %s ...%n", regime, run[0], run[1]);
+        info(String.format(Locale.ROOT, "[%s] scale, %s idle sessions over %s ...", regime, run[0], run[1]));
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         Path err = out.resolveSibling("scale-" + regime + "-" + run[0] + "-" + run[1] + ".err");
@@ -244,7 +245,7 @@ public final class BenchMain {
         try {
             String line = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
             if (!p.waitFor(150, TimeUnit.SECONDS) || p.exitValue() != 0 || !line.startsWith("{")) {
-                console.println("scale run " + String.join(" ", run) + " failed (exit "
+                info("scale run " + String.join(" ", run) + " failed (exit "
                         + (p.isAlive() ? "timeout" : p.exitValue()) + "); see " + err);
                 return;
             }

@@ -59,7 +59,8 @@ public final class SessionScale {
         Thread watchdog = Thread.ofPlatform().daemon().name("scale-watchdog").start(() -> {
             try {
                 Thread.sleep(TimeUnit.SECONDS.toMillis(120));
-                System.err.println("SessionScale: still running after 120 s, giving up");
+                System.getLogger(SessionScale.class.getName()).log(System.Logger.Level.ERROR,
+                        "still running after 120 s, giving up");
                 Runtime.getRuntime().halt(3);
             } catch (InterruptedException e) {
                 // finished in time
