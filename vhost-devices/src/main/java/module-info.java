@@ -5,6 +5,7 @@
 module io.vhost.devices {
     requires io.vhost.impl;
     requires info.picocli;
+    requires jdk.unsupported; // sun.misc.Signal: exit 0 after SIGTERM/SIGINT
 
     exports io.vhost.devices.blk;
 

@@ -91,8 +91,32 @@ public final class BlkMain implements Callable<Integer> {
      * @param args the command line
      */
     public static void main(String[] args) {
-        int status = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        BlkMain main = new BlkMain();
+        main.handleTerminationSignals();
+        int status = run(main, args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
         System.exit(status);
+    }
+
+    /**
+     * SIGTERM and SIGINT end the serve loop or the session, and the program then exits with status 0, as a back-end
+     * program should (the spec's back-end conventions). Without a handler the JVM would run the shutdown hook and
+     * exit with 143 or 130. A signal that arrives before the device serves exits at once; the shutdown hook stays
+     * registered as the safety net for every other way the JVM may end.
+     */
+    private void handleTerminationSignals() {
+        for (String name : new String[] {"TERM", "INT"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
+                    LOG.log(Level.INFO, "SIG{0}: closing the session and exiting", signal.getName());
+                    if (stopper.get() == null) {
+                        System.exit(0);
+                    }
+                    stop();
+                });
+            } catch (IllegalArgumentException e) {
+                LOG.log(Level.WARNING, "cannot handle SIG" + name + "; the JVM's default applies: " + e.getMessage());
+            }
+        }
     }
 
     /**

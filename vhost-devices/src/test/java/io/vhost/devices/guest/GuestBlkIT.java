@@ -137,6 +137,7 @@ class GuestBlkIT {
             // SIGTERM: a clean, prompt exit that removes the socket.
             device.destroy();
             assertTrue(device.waitFor(20, TimeUnit.SECONDS), () -> "no exit on SIGTERM: " + readQuietly(log));
+            assertEquals(0, device.exitValue(), () -> "exit status after SIGTERM: " + readQuietly(log));
             assertFalse(Files.exists(sock), "the socket path is left behind after SIGTERM");
         } finally {
             device.destroyForcibly();
