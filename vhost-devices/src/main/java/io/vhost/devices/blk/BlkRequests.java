@@ -294,7 +294,7 @@ public final class BlkRequests {
         boolean ok = lengthBytes % SECTOR_SIZE == 0 && sector >= 0 && sector <= capacity
                 && lengthBytes / SECTOR_SIZE <= capacity - sector;
         if (!ok) {
-            LOG.log(Level.DEBUG, name + ": virtio-blk {0} of {1} bytes at sector {2} is outside the {3} sectors of"
+            LOG.log(Level.WARNING, name + ": virtio-blk {0} of {1} bytes at sector {2} is outside the {3} sectors of"
                     + " {4} or not whole sectors; answered IOERR", what, lengthBytes, Long.toUnsignedString(sector),
                     capacity, image.path());
         }

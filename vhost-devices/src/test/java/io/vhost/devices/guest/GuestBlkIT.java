@@ -33,6 +33,8 @@ class GuestBlkIT {
     private static final long IMAGE_BYTES = 128L << 20;
     private static final long PATTERN_OFFSET = 1L << 20;
     private static final Duration QEMU_TIMEOUT = Duration.ofSeconds(150);
+    /** The crash test kills the device once it has read this much of the guest's 120 MiB read. */
+    private static final long READ_BEFORE_KILL = 16L << 20;
 
     private static GuestVm guest;
     private static Path work;
@@ -104,8 +106,13 @@ class GuestBlkIT {
     }
 
     private static List<String> deviceCommand(String... args) {
+        return deviceCommand(List.of(), args);
+    }
+
+    private static List<String> deviceCommand(List<String> jvmOptions, String... args) {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
         String jar = System.getProperty("vhost.blk.jar");
         if (jar != null && Files.exists(Path.of(jar))) {
             cmd.addAll(List.of("-jar", jar));
@@ -199,7 +206,8 @@ class GuestBlkIT {
         Path img = image(dir);
         Path sock = dir.resolve("blk-crash.sock");
         String pattern = "vhost-java-crash-" + Long.toHexString(System.nanoTime());
-        Process first = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img),
+        List<String> debug = debugLogging(dir);
+        Process first = startLogged(deviceCommand(debug, "--socket-path=" + sock, "--blk-file=" + img),
                 dir.resolve("device1.log"));
         Process second = null;
         GuestVm.Running vm = null;
@@ -209,11 +217,18 @@ class GuestBlkIT {
             vm = guest.start(sock, 1, 1, pattern, 120, true, "", dir.resolve("qemu.log"));
             GuestVm.Running running = vm;
             // Kill the device while the guest does its I/O; a new process takes over the socket; QEMU reconnects,
-            // hands back the inflight buffer, and the guest's I/O completes.
-            await().atMost(Duration.ofSeconds(120)).until(() -> running.console().contains("VHT: write="));
+            // hands back the inflight buffer, and the guest's I/O completes. The kill lands inside the 120 MiB read
+            // (16 MiB of it served), so a request is usually inflight: QEMU 7.2 then fails GET_VRING_BASE on the dead
+            // socket ("vhost VQ 0 ring restore failed"), sends the new process SET_VRING_BASE = the used index, and
+            // the device must resubmit each inflight head once (a head completed twice gave the guest "id 0 is not a
+            // head!" and "I/O error, dev vda": read=failed). Killing at "write=" mostly hit an idle queue.
+            await().atMost(Duration.ofSeconds(120)).until(() -> running.console().contains("VHT: readback="));
+            long before = bytesRead(first);
+            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(20))
+                    .until(() -> !first.isAlive() || bytesRead(first) - before > READ_BEFORE_KILL);
             first.destroyForcibly();
             assertTrue(first.waitFor(10, TimeUnit.SECONDS));
-            second = startLogged(deviceCommand("--socket-path=" + sock, "--blk-file=" + img),
+            second = startLogged(deviceCommand(debug, "--socket-path=" + sock, "--blk-file=" + img),
                     dir.resolve("device2.log"));
             GuestVm.Result r = vm.finish(QEMU_TIMEOUT);
             assertEquals(md5(img, 512), r.get("md5_sector0"));
@@ -222,8 +237,13 @@ class GuestBlkIT {
             assertEquals("120", r.get("read_mib"));
             assertTrue(r.values().containsKey("read_ms"), () -> "the read failed across the restart: " + r.values());
             assertTrue(r.values().containsKey("done_ms"), () -> "the guest did not finish: " + r.values());
+            String resubmitted = readQuietly(dir.resolve("device2.log")).lines()
+                    .filter(l -> l.contains("inflight descriptors to resubmit")).findFirst().orElse("none resubmitted");
             System.out.printf("device killed and restarted under the guest: 120 MiB O_DIRECT read %s ms (guest time),"
-                    + " wall %d ms%n", r.get("read_ms"), r.wall().toMillis());
+                    + " wall %d ms; %s%n", r.get("read_ms"), r.wall().toMillis(), resubmitted);
+        } catch (Throwable t) {
+            keepLogs(dir, "device1.log", "device2.log", "qemu.log");
+            throw t;
         } finally {
             if (vm != null) {
                 vm.kill();
@@ -256,6 +276,44 @@ class GuestBlkIT {
         } finally {
             qsd.destroyForcibly();
             qsd.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Bytes a process has read so far ({@code rchar} of /proc/PID/io: the image reads dominate). */
+    private static long bytesRead(Process p) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(p.pid()), "io"))) {
+            if (line.startsWith("rchar:")) {
+                return Long.parseLong(line.substring(6).trim());
+            }
+        }
+        throw new IOException("no rchar in /proc/" + p.pid() + "/io");
+    }
+
+    /** JUL configuration: the daemon's DEBUG lines (ring set-up, inflight recovery) go to the device's log. */
+    private static List<String> debugLogging(Path dir) throws IOException {
+        Path props = dir.resolve("logging.properties");
+        Files.writeString(props, """
+                handlers=java.util.logging.ConsoleHandler
+                java.util.logging.ConsoleHandler.level=FINE
+                java.util.logging.SimpleFormatter.format=%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n
+                io.vhost.level=FINE
+                """);
+        return List.of("-Djava.util.logging.config.file=" + props);
+    }
+
+    /** Copies a failed run's logs to target/failed-runs/ and prints where; the @TempDir goes away. */
+    private static void keepLogs(Path dir, String... names) {
+        Path keep = Path.of("target", "failed-runs", Long.toHexString(System.nanoTime()));
+        try {
+            Files.createDirectories(keep);
+            for (String name : names) {
+                if (Files.exists(dir.resolve(name))) {
+                    Files.copy(dir.resolve(name), keep.resolve(name));
+                }
+            }
+            System.out.println("logs of the failed run kept in " + keep.toAbsolutePath());
+        } catch (IOException e) {
+            System.out.println("could not keep the logs of " + dir + ": " + e);
         }
     }
 

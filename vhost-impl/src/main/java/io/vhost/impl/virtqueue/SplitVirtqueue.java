@@ -228,7 +228,8 @@ public final class SplitVirtqueue implements Virtqueue {
 
     /**
      * Attaches the queue's inflight region ({@code SET_INFLIGHT_FD}): initialises it if the front-end sent a fresh
-     * one, otherwise recovers the heads to resubmit; {@link #pop()} returns those first. Call after
+     * one, otherwise recovers the heads to resubmit; {@link #pop()} returns those first, then continues the avail
+     * ring at used idx + the number of resubmitted heads (whatever {@link #setNextAvail} said). Call after
      * {@link #configure}.
      *
      * @param region the queue's inflight region, or {@code null} to detach
@@ -249,6 +250,18 @@ public final class SplitVirtqueue implements Virtqueue {
         }
         resubmit = region.recover(usedIdx);
         inflightCounter = region.nextCounter();
+        // The previous back-end consumed exactly used idx + inflight avail entries (it marked heads in pop order and
+        // cleared them only after publishing). The front-end's SET_VRING_BASE cannot be trusted here: after a
+        // crash QEMU's GET_VRING_BASE fails ("vhost VQ 0 ring restore failed") and it restores last_avail_idx to
+        // the used idx in guest memory, so the inflight heads would be popped a second time from the avail ring
+        // and completed twice (the guest then sees "id N is not a head" and fails its I/O). libvhost-user and
+        // DPDK resume at the same place.
+        int resumeAt = (usedIdx + resubmit.length) & 0xffff;
+        if (resumeAt != lastAvail) {
+            LOG.log(Level.DEBUG, "queue {0}: next avail {1} (used idx {2} + {3} inflight) instead of the front-end''s"
+                    + " base {4}", queueIndex, resumeAt, usedIdx, resubmit.length, lastAvail);
+        }
+        lastAvail = resumeAt;
         if (resubmit.length > 0) {
             LOG.log(Level.DEBUG, "queue {0}: {1} inflight descriptors to resubmit", queueIndex, resubmit.length);
         }

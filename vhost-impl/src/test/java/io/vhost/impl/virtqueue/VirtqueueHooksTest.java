@@ -132,6 +132,47 @@ class VirtqueueHooksTest {
         assertEquals(new Used(a, 0), ring.driver.poll());
     }
 
+    /**
+     * QEMU 7.2 after a back-end crash: GET_VRING_BASE fails on the dead connection ("vhost VQ 0 ring restore failed:
+     * -22"), so QEMU restores last_avail_idx from the used idx in guest memory and the new back-end gets
+     * SET_VRING_BASE = used idx. The inflight heads are then both in the resubmit list and between used idx and avail
+     * idx; each must be processed once.
+     */
+    @Test
+    void afterACrashTheInflightHeadsAreNotPoppedAgainWhenTheBaseIsTheUsedIndex() throws Exception {
+        MemorySegment buffer = guest.arena.allocate(InflightSplitQueue.mmapBytes(1, 8), 64);
+        InflightSplitQueue region = InflightSplitQueue.ofQueue(buffer, 0, 8);
+        ring.device.attachInflight(region);
+        int a = ring.driver.add(List.of(new Buffer(DATA, 1)), List.of());
+        int b = ring.driver.add(List.of(new Buffer(DATA + 1, 1)), List.of());
+        int c = ring.driver.add(List.of(new Buffer(DATA + 2, 1)), List.of());
+        int d = ring.driver.add(List.of(new Buffer(DATA + 3, 1)), List.of());
+        ring.driver.publish();
+        ring.device.pop();
+        RingChain second = ring.device.pop();
+        ring.device.pop();
+        ring.device.addUsed(second, 0); // used idx 1; a and c inflight; d available, not popped
+
+        SplitVirtqueue restarted = new SplitVirtqueue(0, 8);
+        restarted.setNextAvail(1); // what QEMU 7.2 sends: the used idx, not the 3 the dead back-end had reached
+        restarted.configure(guest.table, TestGuest.user(ring.descGpa), TestGuest.user(ring.availGpa),
+                TestGuest.user(ring.usedGpa));
+        restarted.attachInflight(region);
+        List<Integer> heads = new java.util.ArrayList<>();
+        for (RingChain chain = restarted.pop(); chain != null; chain = restarted.pop()) {
+            heads.add(chain.headIndex());
+            restarted.addUsed(chain, 0);
+        }
+        assertEquals(List.of(a, c, d), heads, "each inflight head once, then the rest of the avail ring");
+        assertEquals(4, restarted.nextAvail());
+        assertEquals(new Used(b, 0), ring.driver.poll());
+        assertEquals(new Used(a, 0), ring.driver.poll());
+        assertEquals(new Used(c, 0), ring.driver.poll());
+        assertEquals(new Used(d, 0), ring.driver.poll());
+        assertNull(ring.driver.poll());
+        assertEquals(4, region.usedIndex());
+    }
+
     @Test
     void remapFollowsAMovedRegionAndOldChainsKeepTheirTable() throws Exception {
         ring.driver.add(List.of(new Buffer(DATA, 4)), List.of());
