@@ -44,29 +44,15 @@ public enum BackendRequest implements Request {
 
     static {
         for (BackendRequest r : values()) {
-            BY_ID[r.id] = r;
+            BY_ID[r.rule.id()] = r;
         }
     }
 
-    private final int id;
-    private final Body body;
-    private final Fds fds;
-    private final Gate gate;
-    private final ReplyKind reply;
-    private final Body replyBody;
-    private final Fds replyFds;
-    private final boolean provisional;
+    private final Rule rule;
 
     BackendRequest(int id, Body body, Fds fds, Gate gate, ReplyKind reply, Body replyBody, Fds replyFds,
             boolean provisional) {
-        this.id = id;
-        this.body = body;
-        this.fds = fds;
-        this.gate = gate;
-        this.reply = reply;
-        this.replyBody = replyBody;
-        this.replyFds = replyFds;
-        this.provisional = provisional;
+        this.rule = new Rule(id, body, fds, gate, reply, replyBody, replyFds, provisional);
     }
 
     /**
@@ -80,42 +66,7 @@ public enum BackendRequest implements Request {
     }
 
     @Override
-    public int id() {
-        return id;
-    }
-
-    @Override
-    public Body body() {
-        return body;
-    }
-
-    @Override
-    public Fds fds() {
-        return fds;
-    }
-
-    @Override
-    public Gate gate() {
-        return gate;
-    }
-
-    @Override
-    public ReplyKind reply() {
-        return reply;
-    }
-
-    @Override
-    public Body replyBody() {
-        return replyBody;
-    }
-
-    @Override
-    public Fds replyFds() {
-        return replyFds;
-    }
-
-    @Override
-    public boolean provisional() {
-        return provisional;
+    public Rule rule() {
+        return rule;
     }
 }

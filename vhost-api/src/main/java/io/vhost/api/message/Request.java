@@ -8,11 +8,20 @@ package io.vhost.api.message;
 public sealed interface Request permits FrontendRequest, BackendRequest {
 
     /**
+     * Returns this request's row of the rule table; every other accessor reads it.
+     *
+     * @return the rules of this request
+     */
+    Rule rule();
+
+    /**
      * Returns the wire id carried in the header's {@code request} field.
      *
      * @return the request id
      */
-    int id();
+    default int id() {
+        return rule().id();
+    }
 
     /**
      * Returns the enum constant name, the spec name without its {@code VHOST_USER_} prefix.
@@ -26,49 +35,63 @@ public sealed interface Request permits FrontendRequest, BackendRequest {
      *
      * @return the request body
      */
-    Body body();
+    default Body body() {
+        return rule().body();
+    }
 
     /**
      * Returns how many fds the request carries.
      *
      * @return the request fd rule
      */
-    Fds fds();
+    default Fds fds() {
+        return rule().fds();
+    }
 
     /**
      * Returns the feature that must be negotiated before the request may be sent.
      *
      * @return the gate
      */
-    Gate gate();
+    default Gate gate() {
+        return rule().gate();
+    }
 
     /**
      * Returns when the request gets a reply.
      *
      * @return the reply kind
      */
-    ReplyKind reply();
+    default ReplyKind reply() {
+        return rule().reply();
+    }
 
     /**
      * Returns the shape of the reply body ({@link Body#U64} for a bare ack).
      *
      * @return the reply body
      */
-    Body replyBody();
+    default Body replyBody() {
+        return rule().replyBody();
+    }
 
     /**
      * Returns how many fds the reply carries.
      *
      * @return the reply fd rule
      */
-    Fds replyFds();
+    default Fds replyFds() {
+        return rule().replyFds();
+    }
 
     /**
      * Tells whether this request comes from the newest, not yet merged specification series.
      *
      * @return {@code true} if provisional
      */
-    boolean provisional();
+    default boolean provisional() {
+        return rule().provisional();
+    }
 
     /**
      * Returns the full specification name, e.g. {@code VHOST_USER_SET_VRING_KICK}.
