@@ -15,7 +15,6 @@ import io.vhost.api.device.Virtqueue;
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.impl.memory.DirtyLogHolder;
 import io.vhost.impl.memory.MemoryTable;
-import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
@@ -76,7 +75,7 @@ public final class PackedVirtqueue implements Virtqueue {
     private int signalledUsed;
     private boolean signalledWrap;
     private boolean signalledValid;
-    private String brokenCause;
+    private final RingFault fault;
 
     /**
      * Creates an unconfigured queue.
@@ -91,6 +90,7 @@ public final class PackedVirtqueue implements Virtqueue {
                     + SplitRing.MAX_QUEUE_SIZE);
         }
         this.queueIndex = queueIndex;
+        this.fault = new RingFault(queueIndex, "packed ring", LOG);
         this.size = size;
         this.builder = new ChainBuilder(queueIndex);
     }
@@ -175,7 +175,7 @@ public final class PackedVirtqueue implements Virtqueue {
         this.descUser = descUserAddress;
         this.driverUser = driverAreaUserAddress;
         this.deviceUser = deviceAreaUserAddress;
-        brokenCause = null;
+        fault.clear();
         remap(memory);
         signalledValid = false;
     }
@@ -231,29 +231,22 @@ public final class PackedVirtqueue implements Virtqueue {
      * @return {@code true} if broken
      */
     public boolean isBroken() {
-        return brokenCause != null;
+        return fault.isBroken();
     }
 
     private void checkUsable() throws GuestMemoryException {
-        if (brokenCause != null) {
-            throw new GuestMemoryException("ring " + queueIndex + " is broken: " + brokenCause);
-        }
+        fault.check();
         if (desc == null) {
             throw new IllegalStateException("queue " + queueIndex + " has no ring addresses (SET_VRING_ADDR missing)");
         }
     }
 
     private GuestMemoryException broken(GuestMemoryException e) {
-        if (brokenCause == null) {
-            brokenCause = e.getMessage();
-            LOG.log(Level.WARNING, "queue {0}: packed ring broken by the guest: {1}", queueIndex, brokenCause);
-        }
-        return e;
+        return fault.record(e);
     }
 
     private GuestMemoryException unmapped(IllegalStateException e) {
-        return broken(new GuestMemoryException("queue " + queueIndex + ": ring memory is no longer mapped ("
-                + e.getMessage() + ")", e));
+        return fault.unmapped(e);
     }
 
     private static boolean isAvailable(int flags, boolean wrap) {

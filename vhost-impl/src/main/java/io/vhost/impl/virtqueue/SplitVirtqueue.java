@@ -75,7 +75,7 @@ public final class SplitVirtqueue implements Virtqueue {
     private int signalledUsed;
     private boolean signalledValid;
     private boolean notificationsDisabled;
-    private String brokenCause;
+    private final RingFault fault;
 
     private final ChainBuilder builder;
 
@@ -89,6 +89,7 @@ public final class SplitVirtqueue implements Virtqueue {
     public SplitVirtqueue(int queueIndex, int size) {
         SplitRing.checkQueueSize(size);
         this.queueIndex = queueIndex;
+        this.fault = new RingFault(queueIndex, "ring", LOG);
         this.size = size;
         this.mask = size - 1;
         this.builder = new ChainBuilder(queueIndex);
@@ -175,7 +176,7 @@ public final class SplitVirtqueue implements Virtqueue {
         pendingUsed = 0;
         inUse = 0;
         signalledValid = false;
-        brokenCause = null;
+        fault.clear();
     }
 
     private void checkAlign(String what, long address, int alignment) throws GuestMemoryException {
@@ -273,29 +274,22 @@ public final class SplitVirtqueue implements Virtqueue {
      * @return {@code true} if broken
      */
     public boolean isBroken() {
-        return brokenCause != null;
+        return fault.isBroken();
     }
 
     private void checkUsable() throws GuestMemoryException {
-        if (brokenCause != null) {
-            throw new GuestMemoryException("ring " + queueIndex + " is broken: " + brokenCause);
-        }
+        fault.check();
         if (desc == null) {
             throw new IllegalStateException("queue " + queueIndex + " has no ring addresses (SET_VRING_ADDR missing)");
         }
     }
 
     private GuestMemoryException broken(GuestMemoryException e) {
-        if (brokenCause == null) {
-            brokenCause = e.getMessage();
-            LOG.log(Level.WARNING, "queue {0}: ring broken by the guest: {1}", queueIndex, brokenCause);
-        }
-        return e;
+        return fault.record(e);
     }
 
     private GuestMemoryException unmapped(IllegalStateException e) {
-        return broken(new GuestMemoryException("queue " + queueIndex + ": ring memory is no longer mapped ("
-                + e.getMessage() + ")", e));
+        return fault.unmapped(e);
     }
 
     private int availIdx() {
