@@ -28,6 +28,8 @@ public final class Errno {
     public static final int ENOTSOCK = 88;
     /** Address already in use. */
     public static final int EADDRINUSE = 98;
+    /** Software caused connection abort (a connection aborted before accept returned it). */
+    public static final int ECONNABORTED = 103;
     /** Connection reset by peer. */
     public static final int ECONNRESET = 104;
     /** Transport endpoint is not connected. */
@@ -159,7 +161,7 @@ public final class Errno {
     private static Recovery recovery(int errno) {
         return switch (errno) {
             case EAGAIN, EINTR -> Recovery.RETRY;
-            case EPIPE, ECONNRESET, ENOTCONN, ECONNREFUSED, 103, 108, 110 -> Recovery.RECONNECT;
+            case EPIPE, ECONNRESET, ENOTCONN, ECONNREFUSED, ECONNABORTED, 108, 110 -> Recovery.RECONNECT;
             default -> Recovery.FAIL;
         };
     }

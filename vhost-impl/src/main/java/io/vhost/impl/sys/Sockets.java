@@ -221,7 +221,7 @@ public final class Sockets {
                 if (errno == Errno.EAGAIN) {
                     return null;
                 }
-                if (errno != Errno.EINTR && errno != 103 /* ECONNABORTED: retry */) {
+                if (errno != Errno.EINTR && errno != Errno.ECONNABORTED /* retry */) {
                     throw Errno.failure("accept4", fd, errno);
                 }
             }
