@@ -33,6 +33,12 @@ import org.openjdk.jmh.util.Statistics;
 public final class BenchMain {
 
     private static final String NATIVE = "--enable-native-access=ALL-UNNAMED";
+    /**
+     * Two carrier threads for virtual threads in every fork, also when {@code taskset -c 0} shows the JVM one CPU (it
+     * would start one carrier): the Rust anchor runs its front-end and back-end on two OS threads on that CPU, and a
+     * single carrier turns off the brief kernel wait of {@link io.vhost.impl.poll.BriefWait}.
+     */
+    private static final String CARRIERS = "-Djdk.virtualThreadScheduler.parallelism=2";
     private static final System.Logger LOG = System.getLogger(BenchMain.class.getName());
 
     private final boolean full;
@@ -164,7 +170,7 @@ public final class BenchMain {
                     .measurementIterations(1)
                     .measurementTime(TimeValue.milliseconds(full ? 1500 : 1000))
                     .timeout(TimeValue.seconds(30))
-                    .jvmArgsAppend(NATIVE, "-Djmh.executor=" + caller)
+                    .jvmArgsAppend(NATIVE, CARRIERS, "-Djmh.executor=" + caller)
                     .shouldFailOnError(false)
                     .output(logFile(suite, caller, mode).toString());
             if (jfr != null) {

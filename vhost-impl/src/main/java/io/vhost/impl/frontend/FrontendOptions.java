@@ -14,10 +14,11 @@ import java.util.Objects;
  *     front-end session {@code handled} reports each front-end request when its reply arrived (or when it was sent,
  *     if it has none) with the round-trip time, and each back-end channel request served; {@code error} reports
  *     {@code backend-lost}, {@code protocol} and {@code reply-timeout}
- * @param idleMonitor {@code true} (default): a reader thread per connection receives every reply and notices a
- *     back-end that goes away while no request is in flight, reporting it to the reconnect listeners at once;
- *     {@code false}: the calling thread reads its own reply (one thread hand-off less per request, for
- *     latency-sensitive callers) and a lost back-end is noticed by the next request
+ * @param idleMonitor {@code true} (default): each connection's monitor notices at once a back-end that closes the
+ *     connection while no request is in flight, and within one reply timeout bytes it sent unasked, and reports
+ *     either to the reconnect listeners; {@code false}: the monitor only bounds reply waits and a lost back-end is
+ *     noticed by the next request. Either way, with the FFM transport the calling thread reads its own reply (no
+ *     thread hand-off); with junixsocket a reader thread receives replies
  */
 public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, MetricsFactory metrics,
         boolean idleMonitor) {
@@ -78,7 +79,7 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Me
     /**
      * Returns a copy with the idle monitor on or off (see {@link #idleMonitor()}).
      *
-     * @param monitor {@code false} to let callers read their own replies
+     * @param monitor {@code false} to notice a lost back-end only at the next request
      * @return the new options
      */
     public FrontendOptions withIdleMonitor(boolean monitor) {

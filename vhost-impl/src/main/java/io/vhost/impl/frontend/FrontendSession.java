@@ -27,13 +27,21 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * One connection of a front-end to a back-end: sends requests and hands each reply, received by the connection's
- * reader thread, to the caller waiting for it. The reader also notices a back-end that closes the socket while no
- * request is in flight, and treats any message that is not the awaited reply as a protocol violation.
+ * One connection of a front-end to a back-end: sends requests and receives their replies.
+ *
+ * <p>FFM transport (the default): the calling thread reads its own reply, waiting first briefly in the kernel and
+ * then through the poller ({@link io.vhost.impl.poll.BriefWait}), so a reply that comes back within microseconds costs
+ * no thread hand-off. One monitor thread per connection bounds the wait (the reply timeout; it shuts the socket down,
+ * which wakes the caller) and, with {@link FrontendOptions#idleMonitor()}, notices at once a back-end that closes the
+ * connection while no request is in flight (it watches for hang-up only, so replies never wake it) and, within one
+ * reply timeout, bytes the back-end sent unasked. junixsocket: a platform reader thread receives every reply and
+ * hands it to the caller, because junixsocket reads cannot run on virtual threads.
  *
  * <p>The first failure (disconnect, malformed or unexpected reply, reply timeout) breaks the session for good: the
  * socket is shut down, the waiting caller gets the failure, {@code onFailure} is told once, and every later call
@@ -55,12 +63,17 @@ final class FrontendSession implements AutoCloseable {
             .order(ByteOrder.nativeOrder());
     private volatile boolean closing;
     private final boolean idleMonitor;
+    private final boolean direct;
+    // Held by a direct-mode caller from send to reply; the monitor takes it to look at an idle socket.
+    private final ReentrantLock inCall = new ReentrantLock();
+    private volatile boolean hungUp;
     private final SessionMetrics metrics;
     private volatile long lastReplyBytes;
     // Direct mode (no reader thread): the request whose reply the caller is reading, and its deadline (0 = none).
     private volatile FrontendRequest directRequest;
     private volatile long directDeadline;
-    private final ByteBuffer directHeader = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES)
+    // Direct mode: the whole reply, read at once (the back-end sends nothing else on this socket).
+    private final ByteBuffer directBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
             .order(ByteOrder.nativeOrder());
 
     /** A request waiting for its reply. */
@@ -73,18 +86,17 @@ final class FrontendSession implements AutoCloseable {
         this.metrics = metrics;
         this.connection = connection;
         this.replyTimeout = replyTimeout;
-        // junixsocket receives only on platform threads, so its replies always come through the reader thread.
-        this.idleMonitor = idleMonitor || connection.kind() == TransportKind.JUNIXSOCKET;
+        this.idleMonitor = idleMonitor;
+        // junixsocket receives only on platform threads, so its replies always come through a reader thread.
+        this.direct = connection.kind() != TransportKind.JUNIXSOCKET;
         this.codecOptions = codecOptions;
         this.onFailure = onFailure;
         this.supervisor = new Supervisor("vhost[" + name + "]");
         supervisor.onShutdown(connection::shutdown);
-        if (!this.idleMonitor) {
-            supervisor.fork("reply-watchdog", this::watchdogLoop);
-        } else if (connection.kind() == TransportKind.JUNIXSOCKET) {
-            supervisor.forkPlatform("reader", this::readLoop); // junixsocket blocks in native reads
+        if (direct) {
+            supervisor.fork("monitor", this::monitorLoop);
         } else {
-            supervisor.fork("reader", this::readLoop);
+            supervisor.forkPlatform("reader", this::readLoop); // junixsocket blocks in native reads
         }
     }
 
@@ -130,8 +142,11 @@ final class FrontendSession implements AutoCloseable {
         List<Fd> fds = VhostUserCodec.encode(message, flags, sendBuffer, codecOptions.get());
         sendBuffer.flip();
         Pending p = expectReply ? new Pending(request, new CompletableFuture<>()) : null;
-        pending.set(p);
         int bytes = sendBuffer.remaining();
+        if (direct) {
+            inCall.lock();
+        }
+        pending.set(p);
         try {
             try {
                 connection.send(sendBuffer, fds);
@@ -146,9 +161,15 @@ final class FrontendSession implements AutoCloseable {
             if (p == null) {
                 return null;
             }
-            return idleMonitor ? await(p) : receiveDirect(p);
+            return direct ? receiveDirect(p) : await(p);
         } finally {
             pending.compareAndSet(p, null);
+            if (direct) {
+                inCall.unlock();
+                if (hungUp) { // the monitor saw the hang-up while this call held the socket: report it now
+                    fail(disconnected("the back-end closed the connection", null));
+                }
+            }
         }
     }
 
@@ -172,22 +193,22 @@ final class FrontendSession implements AutoCloseable {
         }
     }
 
-    /** Direct mode: the caller reads its own reply; the watchdog shuts the socket down if it takes too long. */
+    /** Direct mode: the caller reads its own reply; the monitor shuts the socket down if it takes too long. */
     private Reply receiveDirect(Pending p) throws VhostException {
         directRequest = p.request();
         directDeadline = System.nanoTime() + replyTimeout.toNanos();
         List<Fd> fds = List.of();
         try {
-            directHeader.clear();
-            fds = connection.receiveHeader(directHeader);
-            directHeader.flip();
-            receiveReply(directHeader, fds);
+            directBuffer.clear();
+            fds = connection.receiveAtLeast(directBuffer, VhostUserCodec.HEADER_BYTES);
+            directBuffer.flip();
+            receiveReply(directBuffer, fds);
             return p.reply().getNow(null);
         } catch (IOException | RuntimeException e) {
             closeAll(fds);
             VhostException first = failure.get();
             if (first != null) {
-                throw first; // the watchdog's timeout, recorded first
+                throw first; // the monitor's timeout, recorded first
             }
             if (closing) {
                 throw new PeerDisconnectedException(name + ": the front-end was closed while " + p.request().name()
@@ -207,21 +228,68 @@ final class FrontendSession implements AutoCloseable {
         }
     }
 
-    private void watchdogLoop() {
+    /**
+     * Direct mode's monitor: bounds each reply wait by the reply timeout and, with the idle monitor on, watches the
+     * socket for hang-up and, when idle, for unasked bytes.
+     */
+    private void monitorLoop() {
+        long period = replyTimeout.toNanos();
         while (!closing && failure.get() == null) {
             long deadline = directDeadline;
-            if (deadline == 0) {
-                java.util.concurrent.locks.LockSupport.parkNanos(this, replyTimeout.toNanos());
+            long wait = deadline == 0 ? period : deadline - System.nanoTime();
+            if (deadline != 0 && wait <= 0) {
+                if (directDeadline == deadline) {
+                    fail(new ProtocolViolationException(name + ": no reply to " + directRequest.name() + " within "
+                            + replyTimeout.toMillis() + " ms; the connection was shut down, reconnect to continue"));
+                    return;
+                }
                 continue;
             }
-            long left = deadline - System.nanoTime();
-            if (left > 0) {
-                java.util.concurrent.locks.LockSupport.parkNanos(this, left);
-            } else if (directDeadline == deadline) {
-                fail(new ProtocolViolationException(name + ": no reply to " + directRequest.name() + " within "
-                        + replyTimeout.toMillis() + " ms; the connection was shut down, reconnect to continue"));
+            if (!idleMonitor) {
+                LockSupport.parkNanos(this, wait);
+                continue;
+            }
+            boolean hangup;
+            try {
+                hangup = connection.awaitHangup(wait);
+            } catch (IOException e) {
+                if (!closing) {
+                    fail(disconnected("watching the connection failed", e));
+                }
                 return;
             }
+            if (hangup) {
+                hungUp = true;
+                if (!closing && inCall.tryLock()) {
+                    try {
+                        fail(disconnected("the back-end closed the connection", null));
+                    } finally {
+                        inCall.unlock();
+                    }
+                }
+                return; // a caller holding the socket reports it itself (see call)
+            }
+            checkUnasked();
+        }
+    }
+
+    /** Fails the session if the back-end sent bytes while no request was in flight. */
+    private void checkUnasked() {
+        if (!inCall.tryLock()) {
+            return;
+        }
+        try {
+            int unasked = connection.available();
+            if (unasked > 0 && !closing) {
+                fail(new ProtocolViolationException(name + ": unsolicited message from the back-end (" + unasked
+                        + " bytes) while no request waits for a reply; disconnected"));
+            }
+        } catch (IOException e) {
+            if (!closing) {
+                fail(disconnected("watching the connection failed", e));
+            }
+        } finally {
+            inCall.unlock();
         }
     }
 
@@ -296,12 +364,18 @@ final class FrontendSession implements AutoCloseable {
         }
     }
 
-    private void receiveReply(ByteBuffer headerBytes, List<Fd> fds) throws IOException {
+    /**
+     * Decodes and hands over one reply.
+     *
+     * @param received the header, possibly followed by some or all of the payload (never more)
+     * @param fds the descriptors that came with the header
+     */
+    private void receiveReply(ByteBuffer received, List<Fd> fds) throws IOException {
         Pending p = pending.get();
         String context = name + ": " + (p == null ? "" : "reply to " + p.request().name() + ": ");
         Header header;
         try {
-            header = VhostUserCodec.decodeHeader(headerBytes, Expect.REPLY);
+            header = VhostUserCodec.decodeHeader(received, Expect.REPLY);
         } catch (ProtocolViolationException e) {
             throw new ProtocolViolationException(context + e.getMessage() + closedNote(fds) + "; disconnected");
         }
@@ -322,9 +396,21 @@ final class FrontendSession implements AutoCloseable {
         } catch (ProtocolViolationException e) {
             throw new ProtocolViolationException(name + ": " + e.getMessage() + closedNote(fds) + "; disconnected");
         }
-        ByteBuffer payload = ByteBuffer.allocate((int) header.size()).order(ByteOrder.nativeOrder());
-        connection.receiveFully(payload);
-        payload.flip();
+        int size = (int) header.size();
+        int early = received.remaining();
+        if (early > size) {
+            throw new ProtocolViolationException(context + "the back-end sent " + (early - size) + " bytes after the "
+                    + size + "-byte reply, while it may only answer the request in flight" + closedNote(fds)
+                    + "; disconnected");
+        }
+        ByteBuffer payload;
+        if (early == size) {
+            payload = received.slice().order(ByteOrder.nativeOrder());
+        } else {
+            payload = ByteBuffer.allocate(size).order(ByteOrder.nativeOrder()).put(received);
+            connection.receiveFully(payload);
+            payload.flip();
+        }
         Reply reply;
         try {
             reply = VhostUserCodec.decodeReply(request, header, payload, fds, codecOptions.get());
@@ -356,6 +442,9 @@ final class FrontendSession implements AutoCloseable {
     }
 
     private PeerDisconnectedException disconnected(String what, IOException e) {
+        if (e == null) {
+            return new PeerDisconnectedException(name + ": " + what + "; reconnect to continue", null);
+        }
         if (e instanceof PeerDisconnectedException pd) {
             return new PeerDisconnectedException(name + ": " + what + ": " + pd.getMessage()
                     + "; reconnect to continue", pd);

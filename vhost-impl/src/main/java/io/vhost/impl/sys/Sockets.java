@@ -36,6 +36,8 @@ public final class Sockets {
     public static final int SCM_RIGHTS = 1;
     /** {@code SO_TYPE}. */
     public static final int SO_TYPE = 3;
+    /** {@code FIONREAD} (also {@code SIOCINQ}): bytes queued for reading. */
+    public static final long FIONREAD = 0x541B;
     /** {@code SO_PEERCRED}. */
     public static final int SO_PEERCRED = 17;
     /** {@code SO_ACCEPTCONN}. */
@@ -380,5 +382,18 @@ public final class Sockets {
 
     private static int addressLength(String path) {
         return (int) Structs.SOCKADDR_UN_PATH + path.getBytes(StandardCharsets.UTF_8).length + 1;
+    }
+
+    /**
+     * Returns how many bytes can be read from a stream socket now ({@code ioctl(FIONREAD)}).
+     *
+     * @param fd the socket
+     * @return the byte count
+     * @throws NativeCallException if the ioctl fails
+     */
+    public static int bytesAvailable(int fd) throws NativeCallException {
+        MemorySegment count = CallState.current().scratch();
+        Ioctl.ioctl(fd, FIONREAD, count, "FIONREAD");
+        return count.get(JAVA_INT, 0);
     }
 }

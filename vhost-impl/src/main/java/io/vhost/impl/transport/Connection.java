@@ -50,6 +50,21 @@ public interface Connection extends AutoCloseable {
     List<Fd> receiveHeader(ByteBuffer header) throws IOException;
 
     /**
+     * Reads at least {@code minBytes} and at most {@code buffer.remaining()} bytes, in as few reads as the peer's
+     * writes allow, and returns the descriptors that came with them. For a peer that sends nothing beyond the message
+     * being read (a back-end answering the one request in flight), this reads a whole reply at once; never use it
+     * where messages may be pipelined (descriptors of a later message could arrive with the bytes of an earlier one).
+     *
+     * @param buffer where the bytes go, from its position; on return the position is after the last byte read
+     * @param minBytes how many bytes must be read, at least 1 and at most {@code buffer.remaining()}
+     * @return the received descriptors, owned by the caller (empty if none)
+     * @throws PeerDisconnectedException if the peer closed before {@code minBytes} arrived
+     * @throws ProtocolViolationException if the peer sent more than {@value #MAX_FDS} descriptors
+     * @throws IOException on other socket errors
+     */
+    List<Fd> receiveAtLeast(ByteBuffer buffer, int minBytes) throws IOException;
+
+    /**
      * Reads exactly {@code payload.remaining()} bytes.
      *
      * @param payload where the payload goes; may have nothing remaining
@@ -66,6 +81,28 @@ public interface Connection extends AutoCloseable {
      * @return {@code true} for a clean close at a message boundary
      */
     boolean closedAtMessageBoundary();
+
+    /**
+     * Returns how many bytes can be read now without waiting (for noticing unsolicited bytes between requests).
+     *
+     * @return the byte count
+     * @throws PeerDisconnectedException if this connection was closed
+     * @throws IOException if the count cannot be read
+     */
+    int available() throws IOException;
+
+    /**
+     * Parks until the peer closes or shuts down its side, or the timeout passes, without reading and without
+     * waking when data arrives: a monitor can watch an idle connection while callers read their own replies.
+     * At most one thread may watch at a time.
+     *
+     * @param timeoutNanos a positive limit
+     * @return {@code true} on hang-up (also after {@link #shutdown()} or {@link #close()}), {@code false} on timeout
+     * @throws UnsupportedOperationException if the transport cannot watch without reading (junixsocket: use a reader
+     *     thread)
+     * @throws IOException if the watch cannot be set up
+     */
+    boolean awaitHangup(long timeoutNanos) throws IOException;
 
     /**
      * Shuts the socket down in both directions without closing it, unblocking blocked receivers and senders.

@@ -3,7 +3,9 @@ package io.vhost.impl.transport;
 import io.vhost.api.Fd;
 import io.vhost.api.error.NativeCallException;
 import io.vhost.api.error.PeerDisconnectedException;
+import io.vhost.impl.poll.BriefWait;
 import io.vhost.impl.poll.Poller;
+import io.vhost.impl.sys.Epoll;
 import io.vhost.impl.sys.Errno;
 import io.vhost.impl.sys.MessageBuffers;
 import io.vhost.impl.sys.OwnedFd;
@@ -46,6 +48,8 @@ final class FfmConnection implements Connection {
     private volatile boolean closed;
     private volatile boolean shutDown;
     private volatile boolean atBoundary;
+    private boolean waitedLastTime; // guarded by receiveLock
+    private OwnedFd hangupWatch; // a copy of the socket fd, registered for EPOLLRDHUP only; guarded by inUse
 
     FfmConnection(OwnedFd socket, String description, Poller poller) throws NativeCallException {
         Unistd.setNonBlocking(socket.number(), true);
@@ -102,20 +106,41 @@ final class FfmConnection implements Connection {
 
     @Override
     public List<Fd> receiveHeader(ByteBuffer header) throws IOException {
+        return receiveWithFds(header, header.remaining());
+    }
+
+    @Override
+    public List<Fd> receiveAtLeast(ByteBuffer buffer, int minBytes) throws IOException {
+        Frames.checkAtLeast(buffer, minBytes);
+        return receiveWithFds(buffer, minBytes);
+    }
+
+    /**
+     * Reads between {@code min} and {@code buffer.remaining()} bytes with their descriptors. If the previous call had
+     * to wait for its first bytes (a caller waiting for replies, a back-end between requests), this one waits before
+     * its first read instead of trying it first, which saves a read that would find nothing.
+     */
+    private List<Fd> receiveWithFds(ByteBuffer buffer, int min) throws IOException {
         receiveLock.lock();
         inUse.readLock().lock();
         try {
             ensureOpen();
             atBoundary = false;
             List<Fd> fds = List.of();
-            int wanted = header.remaining();
-            MemorySegment data = target(header, wanted);
+            int wanted = buffer.remaining();
+            MemorySegment data = target(buffer, wanted);
             int got = 0;
+            boolean waited = false;
             try {
-                while (got < wanted) {
-                    long n = receiveBuffers.receive(fd, data.asSlice(got), 0);
+                if (waitedLastTime && Thread.currentThread().isVirtual()) {
+                    awaitReadable();
+                    waited = true;
+                }
+                while (got < min) {
+                    long n = receiveBuffers.receive(fd, data.asSlice(got, wanted - got), 0);
                     if (n < 0) {
                         awaitReadable();
+                        waited |= got == 0;
                         continue;
                     }
                     int count = receiveBuffers.receivedCount();
@@ -134,7 +159,7 @@ final class FfmConnection implements Connection {
                             Frames.closeAll(fds);
                             throw Frames.shutDown(description);
                         }
-                        throw Frames.eofInHeader(description, got, wanted, fds);
+                        throw Frames.eofInHeader(description, got, min, fds);
                     }
                     got += (int) n;
                 }
@@ -145,7 +170,8 @@ final class FfmConnection implements Connection {
                 Frames.closeAll(fds);
                 throw e;
             }
-            finish(header, data, wanted);
+            waitedLastTime = waited;
+            finish(buffer, data, got);
             return fds;
         } finally {
             inUse.readLock().unlock();
@@ -220,6 +246,50 @@ final class FfmConnection implements Connection {
     }
 
     @Override
+    public int available() throws IOException {
+        inUse.readLock().lock();
+        try {
+            ensureOpen();
+            return Sockets.bytesAvailable(fd);
+        } catch (NativeCallException e) {
+            throw translate(e);
+        } finally {
+            inUse.readLock().unlock();
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Waits through the poller on a copy of the socket fd registered for {@code EPOLLRDHUP} alone (plus the
+     * always-reported hang-up and error), so arriving data never wakes the watcher: receivers keep their own waits.
+     */
+    @Override
+    public boolean awaitHangup(long timeoutNanos) throws IOException {
+        if (timeoutNanos <= 0) {
+            throw new IllegalArgumentException("timeout " + timeoutNanos + " ns must be positive");
+        }
+        inUse.readLock().lock();
+        try {
+            if (closed || shutDown) {
+                return true;
+            }
+            int watch;
+            synchronized (this) {
+                if (hangupWatch == null) {
+                    hangupWatch = Unistd.dup(fd, "hang-up watch of " + description);
+                }
+                watch = hangupWatch.number();
+            }
+            return poller.await(watch, Epoll.EPOLLRDHUP, timeoutNanos) || shutDown || closed;
+        } catch (NativeCallException e) {
+            throw translate(e);
+        } finally {
+            inUse.readLock().unlock();
+        }
+    }
+
+    @Override
     public PeerCredentials peerCredentials() throws IOException {
         inUse.readLock().lock();
         try {
@@ -250,6 +320,11 @@ final class FfmConnection implements Connection {
         inUse.writeLock().lock();
         try {
             if (socket.isOpen()) {
+                synchronized (this) {
+                    if (hangupWatch != null) {
+                        hangupWatch.close();
+                    }
+                }
                 socket.close();
                 sendBuffers.close();
                 receiveBuffers.close();
@@ -283,7 +358,9 @@ final class FfmConnection implements Connection {
 
     private void awaitReadable() throws IOException {
         if (Thread.currentThread().isVirtual()) {
-            poller.awaitReadable(fd);
+            if (!BriefWait.await(fd, Unistd.POLLIN)) {
+                poller.awaitReadable(fd);
+            }
         } else {
             Unistd.poll(fd, Unistd.POLLIN, -1);
         }
@@ -305,13 +382,14 @@ final class FfmConnection implements Connection {
         return receiveStaging.asSlice(0, length);
     }
 
+    /** Copies {@code length} received bytes into a heap buffer (a direct one has them already) and moves past them. */
     private static void finish(ByteBuffer buffer, MemorySegment data, int length) {
         if (!buffer.isDirect()) {
             MemorySegment.copy(data, ValueLayout.JAVA_BYTE, 0, MemorySegment.ofBuffer(buffer), ValueLayout.JAVA_BYTE,
                     0, length);
         }
         Reference.reachabilityFence(buffer);
-        buffer.position(buffer.limit());
+        buffer.position(buffer.position() + length);
     }
 
     private static MemorySegment grow(MemorySegment current, int length) {

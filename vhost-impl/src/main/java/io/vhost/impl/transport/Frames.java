@@ -54,4 +54,12 @@ final class Frames {
     private static String closedNote(List<Fd> fds) {
         return fds.isEmpty() ? "" : "; closed the " + fds.size() + " fds received with them";
     }
+
+    /** Checks the arguments of {@link Connection#receiveAtLeast}. */
+    static void checkAtLeast(java.nio.ByteBuffer buffer, int minBytes) {
+        if (minBytes < 1 || minBytes > buffer.remaining()) {
+            throw new IllegalArgumentException("minBytes " + minBytes + " is not between 1 and the " + buffer.remaining()
+                    + " bytes remaining");
+        }
+    }
 }

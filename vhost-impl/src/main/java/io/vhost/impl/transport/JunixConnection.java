@@ -204,6 +204,27 @@ final class JunixConnection implements Connection {
     }
 
     @Override
+    public List<Fd> receiveAtLeast(ByteBuffer buffer, int minBytes) throws IOException {
+        Frames.checkAtLeast(buffer, minBytes);
+        ByteBuffer head = buffer.duplicate().limit(buffer.position() + minBytes);
+        List<Fd> fds = receiveHeader(head);
+        buffer.position(head.position());
+        return fds;
+    }
+
+    @Override
+    public int available() throws IOException {
+        ensureOpen();
+        return in.available();
+    }
+
+    @Override
+    public boolean awaitHangup(long timeoutNanos) {
+        throw new UnsupportedOperationException(description + ": junixsocket cannot watch for a hang-up without"
+                + " reading; use a reader thread");
+    }
+
+    @Override
     public PeerCredentials peerCredentials() throws IOException {
         ensureOpen();
         AFUNIXSocketCredentials c = socket.getPeerCredentials();

@@ -34,6 +34,7 @@ class StructsTest {
             #include <sys/epoll.h>
             #include <sys/eventfd.h>
             #include <sys/mman.h>
+            #include <sys/ioctl.h>
             #define P(name, value) printf("%s=%ld\\n", name, (long) (value))
             int main(void) {
               P("iovec.size", sizeof(struct iovec));
@@ -84,6 +85,7 @@ class StructsTest {
               P("F_SEAL_SEAL", F_SEAL_SEAL); P("F_SEAL_SHRINK", F_SEAL_SHRINK); P("F_SEAL_GROW", F_SEAL_GROW);
               P("F_SEAL_WRITE", F_SEAL_WRITE); P("F_ADD_SEALS", F_ADD_SEALS); P("F_GET_SEALS", F_GET_SEALS);
               P("F_GETFD", F_GETFD); P("F_SETFD", F_SETFD); P("F_GETFL", F_GETFL); P("F_SETFL", F_SETFL); P("FD_CLOEXEC", FD_CLOEXEC);
+              P("F_DUPFD_CLOEXEC", F_DUPFD_CLOEXEC); P("FIONREAD", FIONREAD);
               P("O_NONBLOCK", O_NONBLOCK); P("O_CLOEXEC", O_CLOEXEC);
               P("PROT_READ", PROT_READ); P("PROT_WRITE", PROT_WRITE); P("MAP_SHARED", MAP_SHARED);
               P("POLLIN", POLLIN); P("POLLOUT", POLLOUT); P("POLLERR", POLLERR); P("POLLHUP", POLLHUP);
@@ -223,6 +225,8 @@ class StructsTest {
         same("F_GETFD", Unistd.F_GETFD);
         same("F_SETFD", Unistd.F_SETFD);
         same("F_GETFL", Unistd.F_GETFL);
+        same("F_DUPFD_CLOEXEC", Unistd.F_DUPFD_CLOEXEC);
+        same("FIONREAD", Sockets.FIONREAD);
         same("F_SETFL", Unistd.F_SETFL);
         same("FD_CLOEXEC", Unistd.FD_CLOEXEC);
         same("O_NONBLOCK", Unistd.O_NONBLOCK);
