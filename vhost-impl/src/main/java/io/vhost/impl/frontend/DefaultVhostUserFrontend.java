@@ -441,35 +441,27 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public void setVringKick(int queue, Optional<Fd> kick) throws VhostException {
-        checkQueue(queue);
-        lock.lock();
-        try {
-            exchange(new FrontendMessage.SetVringKick(new VringFd(queue, kick.isEmpty()), kick));
-            record.kick(queue, kick);
-        } finally {
-            lock.unlock();
-        }
+        setVringEventFd(VringEventFd.KICK, queue, kick);
     }
 
     @Override
     public void setVringCall(int queue, Optional<Fd> call) throws VhostException {
-        checkQueue(queue);
-        lock.lock();
-        try {
-            exchange(new FrontendMessage.SetVringCall(new VringFd(queue, call.isEmpty()), call));
-            record.call(queue, call);
-        } finally {
-            lock.unlock();
-        }
+        setVringEventFd(VringEventFd.CALL, queue, call);
     }
 
     @Override
     public void setVringErr(int queue, Optional<Fd> err) throws VhostException {
+        setVringEventFd(VringEventFd.ERR, queue, err);
+    }
+
+    /** SET_VRING_KICK, SET_VRING_CALL or SET_VRING_ERR: sends the fd (or NOFD) and records a duplicate of it. */
+    private void setVringEventFd(VringEventFd which, int queue, Optional<Fd> fd) throws VhostException {
         checkQueue(queue);
+        FrontendMessage m = which.message(queue, fd);
         lock.lock();
         try {
-            exchange(new FrontendMessage.SetVringErr(new VringFd(queue, err.isEmpty()), err));
-            record.err(queue, err);
+            exchange(m);
+            record.eventFd(which, queue, fd);
         } finally {
             lock.unlock();
         }
@@ -961,14 +953,11 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
             if (v.address != null) {
                 setVringAddr(v.address);
             }
-            if (v.call != null) {
-                setVringCall(q, v.call);
-            }
-            if (v.err != null) {
-                setVringErr(q, v.err);
-            }
-            if (v.kick != null) {
-                setVringKick(q, v.kick);
+            for (VringEventFd which : VringEventFd.values()) { // call, err, kick
+                Optional<Fd> fd = v.eventFds.get(which);
+                if (fd != null) {
+                    which.set(this, q, fd);
+                }
             }
             if (v.enabled != null && gateOpen(FrontendRequest.SET_VRING_ENABLE.gate())) {
                 setVringEnable(q, v.enabled);

@@ -11,6 +11,7 @@ import io.vhost.api.message.VringAddress;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Unistd;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -29,16 +30,12 @@ final class SetupRecord implements AutoCloseable {
         Integer size;
         VringAddress address;
         Long base;
-        Optional<Fd> kick;
-        Optional<Fd> call;
-        Optional<Fd> err;
+        final EnumMap<VringEventFd, Optional<Fd>> eventFds = new EnumMap<>(VringEventFd.class); // empty = NOFD
         Boolean enabled;
 
         @Override
         public void close() {
-            closeOpt(kick);
-            closeOpt(call);
-            closeOpt(err);
+            eventFds.values().forEach(SetupRecord::closeOpt);
         }
     }
 
@@ -134,25 +131,10 @@ final class SetupRecord implements AutoCloseable {
         }
     }
 
-    void kick(int queue, Optional<Fd> fd) throws NativeCallException {
+    void eventFd(VringEventFd which, int queue, Optional<Fd> fd) throws NativeCallException {
         Vring v = vring(queue);
-        Optional<Fd> copy = dup(fd, "replay copy of kick eventfd of queue " + queue);
-        closeOpt(v.kick);
-        v.kick = copy;
-    }
-
-    void call(int queue, Optional<Fd> fd) throws NativeCallException {
-        Vring v = vring(queue);
-        Optional<Fd> copy = dup(fd, "replay copy of call eventfd of queue " + queue);
-        closeOpt(v.call);
-        v.call = copy;
-    }
-
-    void err(int queue, Optional<Fd> fd) throws NativeCallException {
-        Vring v = vring(queue);
-        Optional<Fd> copy = dup(fd, "replay copy of error eventfd of queue " + queue);
-        closeOpt(v.err);
-        v.err = copy;
+        Optional<Fd> copy = dup(fd, "replay copy of " + which.role() + " of queue " + queue);
+        closeOpt(v.eventFds.put(which, copy));
     }
 
     /** Forgets the device state a RESET_DEVICE or RESET_OWNER discards (rings), keeping features and memory. */
