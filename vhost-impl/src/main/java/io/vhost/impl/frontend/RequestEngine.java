@@ -48,6 +48,7 @@ final class RequestEngine {
         return link.name();
     }
 
+    /** Runs {@code step} holding the request lock: no other request is sent meanwhile. */
     <X extends Exception> void locked(Step<X> step) throws X {
         locked(() -> {
             step.run();
@@ -55,6 +56,7 @@ final class RequestEngine {
         });
     }
 
+    /** Runs {@code call} holding the request lock and returns its result. */
     <T, X extends Exception> T locked(Call<T, X> call) throws X {
         lock.lock();
         try {
