@@ -73,11 +73,7 @@ public sealed interface BackendMessage extends AutoCloseable {
         /** Checks the components are given and consistent. */
         public VringHostNotifier {
             Objects.requireNonNull(area, "area");
-            Objects.requireNonNull(fd, "fd");
-            if (area.vring().noFd() == fd.isPresent()) {
-                throw new IllegalArgumentException("no-fd flag " + area.vring().noFd() + " but fd "
-                        + (fd.isPresent() ? "present" : "absent"));
-            }
+            Check.noFdFlag(area.vring().noFd(), fd);
         }
 
         @Override

@@ -1,5 +1,9 @@
 package io.vhost.api.message;
 
+import io.vhost.api.Fd;
+import java.util.Objects;
+import java.util.Optional;
+
 /** Syntax checks shared by the payload records; each failure names the field, the value and the limit. */
 final class Check {
 
@@ -32,6 +36,15 @@ final class Check {
         if (Long.compareUnsigned(end, start) < 0) {
             throw new IllegalArgumentException(what + ": " + startName + " 0x" + Long.toHexString(start) + " + size 0x"
                     + Long.toHexString(size) + " wraps past 2^64");
+        }
+    }
+
+    /** A message with a vring fd body gives its fd as an Optional, present exactly when the no-fd flag is clear. */
+    static void noFdFlag(boolean noFd, Optional<Fd> fd) {
+        Objects.requireNonNull(fd, "fd");
+        if (noFd == fd.isPresent()) {
+            throw new IllegalArgumentException("no-fd flag " + noFd + " but fd "
+                    + (fd.isPresent() ? "present" : "absent"));
         }
     }
 

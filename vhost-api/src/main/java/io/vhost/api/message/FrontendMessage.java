@@ -238,11 +238,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
         /** Checks the components are given and consistent. */
         public SetVringKick {
             Objects.requireNonNull(vring, "vring");
-            Objects.requireNonNull(fd, "fd");
-            if (vring.noFd() == fd.isPresent()) {
-                throw new IllegalArgumentException("no-fd flag " + vring.noFd() + " but fd "
-                        + (fd.isPresent() ? "present" : "absent"));
-            }
+            Check.noFdFlag(vring.noFd(), fd);
         }
 
         @Override
@@ -266,11 +262,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
         /** Checks the components are given and consistent. */
         public SetVringCall {
             Objects.requireNonNull(vring, "vring");
-            Objects.requireNonNull(fd, "fd");
-            if (vring.noFd() == fd.isPresent()) {
-                throw new IllegalArgumentException("no-fd flag " + vring.noFd() + " but fd "
-                        + (fd.isPresent() ? "present" : "absent"));
-            }
+            Check.noFdFlag(vring.noFd(), fd);
         }
 
         @Override
@@ -294,11 +286,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
         /** Checks the components are given and consistent. */
         public SetVringErr {
             Objects.requireNonNull(vring, "vring");
-            Objects.requireNonNull(fd, "fd");
-            if (vring.noFd() == fd.isPresent()) {
-                throw new IllegalArgumentException("no-fd flag " + vring.noFd() + " but fd "
-                        + (fd.isPresent() ? "present" : "absent"));
-            }
+            Check.noFdFlag(vring.noFd(), fd);
         }
 
         @Override

@@ -209,26 +209,15 @@ public final class VhostUserCodec {
      */
     public static FrontendMessage decodeFrontend(Header header, ByteBuffer payload, List<Fd> fds,
             CodecOptions options) throws ProtocolViolationException {
-        List<Fd> owned = new ArrayList<>(fds);
-        boolean ok = false;
         Optional<FrontendRequest> r = header.frontendRequest();
-        try {
+        return owningFds(r.orElse(null), ": ", fds, owned -> {
             if (r.isEmpty()) {
                 throw unknown("front-end", header, owned.size());
             }
             FrontendRequest req = r.get();
             ByteBuffer b = prepare(req, Expect.REQUEST, header, payload, owned.size(), req.fds());
-            FrontendMessage m = parseFrontend(req, b, List.copyOf(owned), options);
-            ok = true;
-            return m;
-        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
-            throw new ProtocolViolationException(r.map(Enum::name).orElse("?") + ": " + e.getMessage()
-                    + closedNote(owned));
-        } finally {
-            if (!ok) {
-                closeAll(owned);
-            }
-        }
+            return parseFrontend(req, b, List.copyOf(owned), options);
+        });
     }
 
     /**
@@ -243,26 +232,15 @@ public final class VhostUserCodec {
      */
     public static BackendMessage decodeBackend(Header header, ByteBuffer payload, List<Fd> fds, CodecOptions options)
             throws ProtocolViolationException {
-        List<Fd> owned = new ArrayList<>(fds);
-        boolean ok = false;
         Optional<BackendRequest> r = header.backendRequest();
-        try {
+        return owningFds(r.orElse(null), ": ", fds, owned -> {
             if (r.isEmpty()) {
                 throw unknown("back-end", header, owned.size());
             }
             BackendRequest req = r.get();
             ByteBuffer b = prepare(req, Expect.REQUEST, header, payload, owned.size(), req.fds());
-            BackendMessage m = parseBackend(req, b, List.copyOf(owned));
-            ok = true;
-            return m;
-        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
-            throw new ProtocolViolationException(r.map(Enum::name).orElse("?") + ": " + e.getMessage()
-                    + closedNote(owned));
-        } finally {
-            if (!ok) {
-                closeAll(owned);
-            }
-        }
+            return parseBackend(req, b, List.copyOf(owned));
+        });
     }
 
     /**
@@ -280,9 +258,7 @@ public final class VhostUserCodec {
      */
     public static Reply decodeReply(Request request, Header header, ByteBuffer payload, List<Fd> fds,
             CodecOptions options) throws ProtocolViolationException {
-        List<Fd> owned = new ArrayList<>(fds);
-        boolean ok = false;
-        try {
+        return owningFds(request, " reply: ", fds, owned -> {
             if (header.request() != request.id()) {
                 throw new ProtocolViolationException(request.name() + ": reply carries request code "
                         + header.request() + ", expected " + request.id() + closedNote(owned));
@@ -294,11 +270,32 @@ public final class VhostUserCodec {
             boolean ack = header.size() == U64_BYTES && request.reply() != ReplyKind.ALWAYS;
             Fds fdRule = ack ? Fds.NONE : request.replyFds();
             ByteBuffer b = prepare(request, Expect.REPLY, header, payload, owned.size(), fdRule);
-            Reply reply = ack ? new Reply.U64(b.getLong(0)) : parseReply(request, b, List.copyOf(owned), options);
+            return ack ? new Reply.U64(b.getLong(0)) : parseReply(request, b, List.copyOf(owned), options);
+        });
+    }
+
+    /** Turns the received fds into a message (or reply) that owns them. */
+    @FunctionalInterface
+    private interface FdOwner<T> {
+        T decode(List<Fd> owned) throws ProtocolViolationException;
+    }
+
+    /**
+     * Decodes something that takes ownership of {@code fds}: on success the result owns them; on any failure they are
+     * all closed first, and a malformed field ({@code IllegalArgumentException}, out-of-range read) becomes a
+     * {@link ProtocolViolationException} naming the request ("?" if unknown) and saying the fds were closed.
+     */
+    private static <T> T owningFds(Request request, String separator, List<Fd> fds, FdOwner<T> decoder)
+            throws ProtocolViolationException {
+        List<Fd> owned = new ArrayList<>(fds);
+        boolean ok = false;
+        try {
+            T decoded = decoder.decode(owned);
             ok = true;
-            return reply;
+            return decoded;
         } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
-            throw new ProtocolViolationException(request.name() + " reply: " + e.getMessage() + closedNote(owned));
+            throw new ProtocolViolationException((request == null ? "?" : request.name()) + separator + e.getMessage()
+                    + closedNote(owned));
         } finally {
             if (!ok) {
                 closeAll(owned);

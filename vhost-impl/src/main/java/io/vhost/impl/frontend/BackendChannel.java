@@ -5,27 +5,27 @@ import io.vhost.api.error.PeerDisconnectedException;
 import io.vhost.api.error.ProtocolViolationException;
 import io.vhost.api.error.Recovery;
 import io.vhost.api.error.VhostException;
+import io.vhost.api.feature.ProtocolFeature;
 import io.vhost.api.frontend.BackendRequestHandler;
 import io.vhost.api.message.BackendMessage;
 import io.vhost.api.message.BackendRequest;
+import io.vhost.api.message.Gate;
 import io.vhost.api.message.Reply;
-import io.vhost.impl.codec.CodecOptions;
 import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
 import io.vhost.impl.codec.VhostUserCodec;
 import io.vhost.impl.metrics.SessionMetrics;
+import io.vhost.impl.sys.OwnedFd;
+import io.vhost.impl.sys.Sockets;
 import io.vhost.impl.transport.Connection;
+import io.vhost.impl.transport.TransportKind;
+import io.vhost.impl.transport.Transports;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Optional;
-import java.util.function.BooleanSupplier;
-import java.util.function.Predicate;
-import io.vhost.api.feature.ProtocolFeature;
-import io.vhost.api.message.Gate;
-import java.util.function.Supplier;
 
 /**
  * The front-end's end of the back-end request channel: reads each back-end request, serves it to the
@@ -37,26 +37,67 @@ final class BackendChannel implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(BackendChannel.class.getName());
 
+    /** Hands the back-end's end of a new channel to the back-end (SET_BACKEND_REQ_FD). */
+    @FunctionalInterface
+    interface HandOver {
+        void send(Fd backendEnd) throws VhostException;
+    }
+
     private final String name;
     private final Connection connection;
     private final BackendRequestHandler handler;
-    private final BooleanSupplier replyAck;
-    private final Predicate<Gate> gateOpen;
-    private final Supplier<CodecOptions> codecOptions;
+    private final Negotiation negotiation;
     private final SessionMetrics metrics;
     private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
             .order(ByteOrder.nativeOrder());
     private volatile boolean closing;
 
-    BackendChannel(String name, Connection connection, BackendRequestHandler handler, BooleanSupplier replyAck,
-            Predicate<Gate> gateOpen, Supplier<CodecOptions> codecOptions, SessionMetrics metrics) {
-        this.gateOpen = gateOpen;
+    private BackendChannel(String name, Connection connection, BackendRequestHandler handler, Negotiation negotiation,
+            SessionMetrics metrics) {
         this.name = name;
         this.connection = connection;
         this.handler = handler;
-        this.replyAck = replyAck;
-        this.codecOptions = codecOptions;
+        this.negotiation = negotiation;
         this.metrics = metrics;
+    }
+
+    /**
+     * Opens a channel over a new socket pair and hands the back-end's end over; that end is closed afterwards (the
+     * back-end received its own copy), ours is closed if the hand-over fails. Call {@link #start} next.
+     */
+    static BackendChannel open(String frontendName, TransportKind kind, BackendRequestHandler handler,
+            Negotiation negotiation, SessionMetrics metrics, HandOver handOver) throws VhostException {
+        String name = frontendName + " back-end channel";
+        OwnedFd[] ends = Sockets.socketPair(0, "back-end channel of " + frontendName);
+        Connection ours;
+        try {
+            ours = Transports.wrap(ends[0], kind, name);
+        } catch (IOException e) {
+            ends[1].close();
+            throw e instanceof VhostException v ? v
+                    : new PeerDisconnectedException(frontendName + ": cannot set up the back-end channel: " + e, e);
+        }
+        BackendChannel channel = new BackendChannel(name, ours, handler, negotiation, metrics);
+        boolean ok = false;
+        try (Fd theirs = ends[1]) {
+            handOver.send(theirs);
+            ok = true;
+        } finally {
+            if (!ok) {
+                channel.close();
+            }
+        }
+        return channel;
+    }
+
+    /** Starts serving on a child of {@code session}'s supervisor, which shuts the channel down when it stops. */
+    void start(FrontendSession session) {
+        session.supervisor().onShutdown(this::shutdown);
+        if (session.transportKind() == TransportKind.JUNIXSOCKET) {
+            session.supervisor().forkPlatform("backend-channel", this::serve);
+        } else {
+            session.supervisor().fork("backend-channel", this::serve);
+        }
     }
 
     BackendRequestHandler handler() {
@@ -105,10 +146,10 @@ final class BackendChannel implements AutoCloseable {
         payload.flip();
         BackendMessage message;
         try {
-            message = VhostUserCodec.decodeBackend(header, payload, fds, codecOptions.get());
+            message = VhostUserCodec.decodeBackend(header, payload, fds, negotiation.codecOptions());
         } catch (ProtocolViolationException e) {
             metrics.error(e.recovery() == Recovery.RETRY ? "unknown-request" : "protocol");
-            if (e.recovery() == Recovery.RETRY && header.needsReply() && replyAck.getAsBoolean()) {
+            if (e.recovery() == Recovery.RETRY && header.needsReply() && negotiation.replyAckActive()) {
                 LOG.log(Level.WARNING, "{0}: {1}; answered failure", name, e.getMessage());
                 sendAck(header.request(), 1);
                 return; // an unknown request id: NACKed, the channel goes on
@@ -137,7 +178,7 @@ final class BackendChannel implements AutoCloseable {
         }
         if (request == BackendRequest.BACKEND_SHARED_OBJECT_LOOKUP) {
             sendReply(request, new Reply.U64(ok ? 0 : 1, ok ? lookedUp : Optional.empty()));
-        } else if (header.needsReply() && replyAck.getAsBoolean()) {
+        } else if (header.needsReply() && negotiation.replyAckActive()) {
             sendReply(request, Reply.ack(ok));
         }
         if (metrics.enabled()) {
@@ -148,10 +189,10 @@ final class BackendChannel implements AutoCloseable {
     /** Returns why the request may not be served (its feature or fd passing not negotiated), or null. */
     private String refusal(BackendMessage message) {
         BackendRequest request = message.request();
-        if (!gateOpen.test(request.gate())) {
+        if (!negotiation.gateOpen(request.gate())) {
             return request.name() + " needs " + request.gate() + ", which was not negotiated";
         }
-        if (!message.fds().isEmpty() && !gateOpen.test(Gate.protocol(ProtocolFeature.BACKEND_SEND_FD))) {
+        if (!message.fds().isEmpty() && !negotiation.gateOpen(Gate.protocol(ProtocolFeature.BACKEND_SEND_FD))) {
             return request.name() + " carried " + message.fds().size() + " fds but BACKEND_SEND_FD was not negotiated";
         }
         return null;
@@ -185,7 +226,7 @@ final class BackendChannel implements AutoCloseable {
 
     private void sendReply(BackendRequest request, Reply reply) throws IOException {
         sendBuffer.clear();
-        List<Fd> fds = VhostUserCodec.encodeReply(request, reply, sendBuffer, codecOptions.get());
+        List<Fd> fds = VhostUserCodec.encodeReply(request, reply, sendBuffer, negotiation.codecOptions());
         sendBuffer.flip();
         int bytes = sendBuffer.remaining();
         connection.send(sendBuffer, fds); // the fds stay owned by the handler

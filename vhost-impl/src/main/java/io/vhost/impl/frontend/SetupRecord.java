@@ -2,26 +2,38 @@ package io.vhost.impl.frontend;
 
 import io.vhost.api.Fd;
 import io.vhost.api.error.NativeCallException;
+import io.vhost.api.error.RequestRejectedException;
+import io.vhost.api.error.VhostException;
 import io.vhost.api.feature.FeatureSet;
+import io.vhost.api.feature.ProtocolFeature;
+import io.vhost.api.feature.VirtioFeature;
 import io.vhost.api.frontend.BackendRequestHandler;
+import io.vhost.api.frontend.ReconnectListener;
 import io.vhost.api.frontend.SharedRegion;
+import io.vhost.api.frontend.VhostUserFrontend;
+import io.vhost.api.message.FrontendRequest;
 import io.vhost.api.message.InflightRegion;
 import io.vhost.api.message.LogRegion;
 import io.vhost.api.message.VringAddress;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Unistd;
+import java.lang.System.Logger.Level;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 
 /**
  * What the front-end sent that a new back-end needs again after a reconnect, with duplicates of every fd (the
  * caller's fds stay the caller's). Replacing a value duplicates the new fds before closing the old ones, so a replay
- * that records what it replays never closes what it is about to send. Guarded by the front-end's request lock.
+ * that records what it replays never closes what it is about to send; {@link #replay} sends it all again after a
+ * reconnect. Guarded by the front-end's request lock.
  */
 final class SetupRecord implements AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger(SetupRecord.class.getName());
     private static final int F_DUPFD_CLOEXEC = 1030;
 
     /** One ring's recorded settings. */
@@ -29,16 +41,12 @@ final class SetupRecord implements AutoCloseable {
         Integer size;
         VringAddress address;
         Long base;
-        Optional<Fd> kick;
-        Optional<Fd> call;
-        Optional<Fd> err;
+        final EnumMap<VringEventFd, Optional<Fd>> eventFds = new EnumMap<>(VringEventFd.class); // empty = NOFD
         Boolean enabled;
 
         @Override
         public void close() {
-            closeOpt(kick);
-            closeOpt(call);
-            closeOpt(err);
+            eventFds.values().forEach(SetupRecord::closeOpt);
         }
     }
 
@@ -134,25 +142,87 @@ final class SetupRecord implements AutoCloseable {
         }
     }
 
-    void kick(int queue, Optional<Fd> fd) throws NativeCallException {
+    void eventFd(VringEventFd which, int queue, Optional<Fd> fd) throws NativeCallException {
         Vring v = vring(queue);
-        Optional<Fd> copy = dup(fd, "replay copy of kick eventfd of queue " + queue);
-        closeOpt(v.kick);
-        v.kick = copy;
+        Optional<Fd> copy = dup(fd, "replay copy of " + which.role() + " of queue " + queue);
+        closeOpt(v.eventFds.put(which, copy));
     }
 
-    void call(int queue, Optional<Fd> fd) throws NativeCallException {
-        Vring v = vring(queue);
-        Optional<Fd> copy = dup(fd, "replay copy of call eventfd of queue " + queue);
-        closeOpt(v.call);
-        v.call = copy;
+    /**
+     * Replays the recorded set-up on a new session through {@code frontend}'s public requests, in the order QEMU uses
+     * on reconnect; each request records what it sends again. Under the request lock, on a fresh {@code negotiation}.
+     *
+     * @throws RequestRejectedException if the new back-end no longer offers a feature acked before
+     */
+    void replay(VhostUserFrontend frontend, Negotiation negotiation, List<ReconnectListener> listeners)
+            throws VhostException {
+        FeatureSet features = this.features;
+        FeatureSet protocol = this.protocolFeatures;
+        FeatureSet nowOffered = frontend.getFeatures();
+        if (features != null && !nowOffered.containsAll(features)) {
+            throw new RequestRejectedException(frontend.name() + ": the new back-end no longer offers virtio features "
+                    + features.minus(nowOffered).describe(FeatureSet::virtioFeatures) + " acked before; cannot replay");
+        }
+        if (protocol != null && nowOffered.contains(VirtioFeature.PROTOCOL_FEATURES)) {
+            FeatureSet offeredProtocol = frontend.getProtocolFeatures();
+            if (!offeredProtocol.containsAll(protocol)) {
+                throw new RequestRejectedException(frontend.name() + ": the new back-end no longer offers protocol "
+                        + "features " + protocol.minus(offeredProtocol).describe(FeatureSet::protocolFeatures)
+                        + "; cannot replay");
+            }
+            frontend.setProtocolFeatures(protocol);
+        }
+        if (owner) {
+            frontend.setOwner();
+        }
+        if (features != null) {
+            frontend.setFeatures(features);
+        }
+        if (backendHandler != null && negotiation.ackedProtocol().contains(ProtocolFeature.BACKEND_REQ)) {
+            frontend.openBackendChannel(backendHandler);
+        }
+        if (memTable != null && !memTable.isEmpty()) {
+            frontend.setMemTable(memTable);
+        }
+        if (log != null && logFd != null) {
+            frontend.setLogBase(log, logFd);
+        }
+        if (inflight != null && inflightFd != null) {
+            frontend.setInflightFd(inflight, inflightFd);
+        }
+        for (Map.Entry<Integer, Vring> e : List.copyOf(vrings.entrySet())) {
+            replayVring(frontend, negotiation, listeners, e.getKey(), e.getValue());
+        }
+        if (status != null && negotiation.ackedProtocol().contains(ProtocolFeature.STATUS)) {
+            frontend.setStatus(status);
+        }
+        LOG.log(Level.DEBUG, "{0}: set-up replayed ({1} rings)", frontend.name(), vrings.size());
     }
 
-    void err(int queue, Optional<Fd> fd) throws NativeCallException {
-        Vring v = vring(queue);
-        Optional<Fd> copy = dup(fd, "replay copy of error eventfd of queue " + queue);
-        closeOpt(v.err);
-        v.err = copy;
+    private static void replayVring(VhostUserFrontend frontend, Negotiation negotiation,
+            List<ReconnectListener> listeners, int q, Vring v) throws VhostException {
+        if (v.size != null) {
+            frontend.setVringNum(q, v.size);
+        }
+        if (v.base != null) {
+            long base = v.base;
+            for (ReconnectListener l : listeners) {
+                base = l.replayVringBase(q, base);
+            }
+            frontend.setVringBase(q, base);
+        }
+        if (v.address != null) {
+            frontend.setVringAddr(v.address);
+        }
+        for (VringEventFd which : VringEventFd.values()) { // call, err, kick
+            Optional<Fd> fd = v.eventFds.get(which);
+            if (fd != null) {
+                which.set(frontend, q, fd);
+            }
+        }
+        if (v.enabled != null && negotiation.gateOpen(FrontendRequest.SET_VRING_ENABLE.gate())) {
+            frontend.setVringEnable(q, v.enabled);
+        }
     }
 
     /** Forgets the device state a RESET_DEVICE or RESET_OWNER discards (rings), keeping features and memory. */

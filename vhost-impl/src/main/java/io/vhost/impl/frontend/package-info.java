@@ -5,6 +5,12 @@
  * serialised, REPLY_ACK is handled here, the back-end channel is served here, and the set-up is recorded for replay
  * on reconnect.
  *
+ * <p>Inside, one concern per class: {@code DefaultVhostUserFrontend} has one method per request (arguments, reply
+ * reading, what to record); {@code RequestEngine} sends them (request lock, feature gate, NEED_REPLY and REPLY_ACK,
+ * error translation); {@code Negotiation} holds what was negotiated; {@code BackendLink} connects or accepts, holds
+ * the current {@code FrontendSession} and back-end channel and tells the reconnect listeners; {@code SetupRecord}
+ * keeps duplicates of the set-up and replays it; {@code BackendChannel} serves the back-end's requests.
+ *
  * <p>Also here, for VMM tests and benchmarks: {@link io.vhost.impl.frontend.VmmMemory} (guest memory in memfds),
  * {@link io.vhost.impl.frontend.DriverQueue} (a driver-side split virtqueue with kick and call eventfds) and small
  * virtio-blk and virtio-net request helpers.
