@@ -89,7 +89,7 @@ final class QueueWorker implements AutoCloseable {
      * @throws IOException if the poller is closed or epoll fails
      */
     void awaitEvents(Consumer<Integer> kicked) throws IOException {
-        Poller.shared().awaitReadable(epoll.number());
+        Poller.shared().awaitReadableSoon(epoll.number());
         int n = Epoll.waitFor(epoll.number(), events, 0);
         for (int i = 0; i < n; i++) {
             long data = Epoll.data(events, i);

@@ -173,7 +173,7 @@ public final class DriverQueue implements AutoCloseable {
             if (Thread.currentThread().isInterrupted()) {
                 throw new InterruptedIOException("interrupted while waiting for used buffers of queue " + index);
             }
-            if (Poller.shared().await(call.number(), Epoll.EPOLLIN, Math.min(left, WAIT_SLICE_NANOS))) {
+            if (Poller.shared().awaitSoon(call.number(), Epoll.EPOLLIN, Math.min(left, WAIT_SLICE_NANOS))) {
                 EventFds.drain(call.number());
             }
         }

@@ -23,6 +23,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@code ENOENT}, and removed with {@code EPOLL_CTL_DEL} in {@code finally} unless the event fired (a fired
  * one-shot registration stays disarmed). At most one thread may wait on a given fd at a time.
  *
+ * <p>Where the fd is expected to be ready within microseconds, {@link #awaitReadableSoon(int)} and
+ * {@link #awaitSoon(int, int, long)} first wait briefly in the kernel on the carrier ({@link BriefWait}), which saves
+ * the two hand-offs (poller thread, then scheduler) of a park.
+ *
  * <p>Platform threads may use a poller too (they park the same way), but each wait costs two thread switches; a
  * platform thread that owns an fd may instead block in {@code poll(2)} directly.
  *
@@ -126,6 +130,38 @@ public final class Poller implements AutoCloseable {
      */
     public void awaitReadable(int fd) throws IOException {
         await(fd, Epoll.EPOLLIN, 0);
+    }
+
+    /**
+     * Waits until {@code fd} is readable when it is expected to be soon (a reply, the next request of a busy peer, a
+     * kick): a virtual thread first waits briefly in the kernel ({@link BriefWait}), then parks as
+     * {@link #awaitReadable(int)} does.
+     *
+     * @param fd a descriptor the caller keeps open during the wait
+     * @throws InterruptedIOException if the thread is interrupted (the interrupt status stays set)
+     * @throws IOException if the poller is closed, or epoll refuses the fd
+     * @throws IllegalStateException if another thread already waits on {@code fd}
+     */
+    public void awaitReadableSoon(int fd) throws IOException {
+        if (!BriefWait.await(fd, (short) Epoll.EPOLLIN)) {
+            await(fd, Epoll.EPOLLIN, 0);
+        }
+    }
+
+    /**
+     * As {@link #await(int, int, long)}, for an fd expected to be ready soon: a virtual thread first waits briefly in
+     * the kernel ({@link BriefWait}).
+     *
+     * @param fd a descriptor the caller keeps open during the wait
+     * @param events {@link Epoll#EPOLLIN} and/or {@link Epoll#EPOLLOUT}
+     * @param timeoutNanos a positive limit, or 0 for none
+     * @return {@code true} if ready, {@code false} on timeout
+     * @throws InterruptedIOException if the thread is interrupted (the interrupt status stays set)
+     * @throws IOException if the poller is closed, or epoll refuses the fd
+     * @throws IllegalStateException if another thread already waits on {@code fd}
+     */
+    public boolean awaitSoon(int fd, int events, long timeoutNanos) throws IOException {
+        return BriefWait.await(fd, (short) events) || await(fd, events, timeoutNanos);
     }
 
     /**

@@ -3,7 +3,6 @@ package io.vhost.impl.transport;
 import io.vhost.api.Fd;
 import io.vhost.api.error.NativeCallException;
 import io.vhost.api.error.PeerDisconnectedException;
-import io.vhost.impl.poll.BriefWait;
 import io.vhost.impl.poll.Poller;
 import io.vhost.impl.sys.Epoll;
 import io.vhost.impl.sys.Errno;
@@ -358,9 +357,7 @@ final class FfmConnection implements Connection {
 
     private void awaitReadable() throws IOException {
         if (Thread.currentThread().isVirtual()) {
-            if (!BriefWait.await(fd, Unistd.POLLIN)) {
-                poller.awaitReadable(fd);
-            }
+            poller.awaitReadableSoon(fd);
         } else {
             Unistd.poll(fd, Unistd.POLLIN, -1);
         }
