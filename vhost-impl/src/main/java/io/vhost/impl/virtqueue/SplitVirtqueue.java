@@ -243,14 +243,22 @@ public final class SplitVirtqueue implements Virtqueue {
         if (region == null) {
             return;
         }
-        if (!region.isInitialized()) {
-            region.initialize();
-            region.commitBatch(0, usedIdx);
-            inflightCounter = 0;
-            return;
+        try {
+            if (!region.isInitialized()) {
+                region.initialize();
+                region.commitBatch(0, usedIdx);
+                inflightCounter = 0;
+                return;
+            }
+            resubmit = region.recover(usedIdx);
+            inflightCounter = region.nextCounter();
+        } catch (GuestMemoryException e) {
+            this.inflight = null;
+            throw broken(new GuestMemoryException("queue " + queueIndex + ": " + e.getMessage(), e));
+        } catch (IllegalStateException e) {
+            this.inflight = null;
+            throw unmapped(e);
         }
-        resubmit = region.recover(usedIdx);
-        inflightCounter = region.nextCounter();
         // The previous back-end consumed exactly used idx + inflight avail entries (it marked heads in pop order and
         // cleared them only after publishing). The front-end's SET_VRING_BASE cannot be trusted here: after a
         // crash QEMU's GET_VRING_BASE fails ("vhost VQ 0 ring restore failed") and it restores last_avail_idx to
@@ -286,6 +294,17 @@ public final class SplitVirtqueue implements Virtqueue {
 
     private GuestMemoryException broken(GuestMemoryException e) {
         return fault.record(e);
+    }
+
+    /**
+     * Breaks the ring from outside (the daemon could not start it, e.g. its inflight region does not fit); the
+     * first cause is kept and later calls fail fast with it.
+     *
+     * @param cause what went wrong
+     * @return {@code cause}, for throwing
+     */
+    public GuestMemoryException markBroken(GuestMemoryException cause) {
+        return fault.record(cause);
     }
 
     private GuestMemoryException unmapped(IllegalStateException e) {
