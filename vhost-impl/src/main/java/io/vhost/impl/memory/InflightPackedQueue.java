@@ -20,8 +20,8 @@ import java.util.Arrays;
  * Each queue region is rounded up to {@value InflightSplitQueue#QUEUE_REGION_ALIGN} bytes, as for split rings (DPDK
  * computes {@code align64(32 * desc_num + 29)}, the same number).
  *
- * <p>The entries are a pool linked through {@code next}: a fetched chain takes one entry per descriptor from the free
- * list (its head entry holds {@code inflight}, {@code counter}, {@code num} and {@code last}); a used chain goes back
+ * <p>The entries are a pool linked through {@code next}; the free list ends at {@code desc_num} (no entry). A fetched
+ * chain takes one entry per descriptor from the free list (its head entry holds {@code inflight}, {@code counter}, {@code num} and {@code last}); a used chain goes back
  * to the free list. The {@code old_*} header fields are the last committed state: a crash between two commits is
  * rolled back (or forward, if the used descriptor already reached the ring) by {@link #recover}.
  *
@@ -178,7 +178,8 @@ public final class InflightPackedQueue {
     }
 
     /**
-     * Clears the region and writes a fresh header: every entry free ({@code next = i + 1}), used index and wrap
+     * Clears the region and writes a fresh header: every entry free ({@code next = i + 1}, the last one's
+     * {@code next = desc_num} ends the list), used index and wrap
      * counter at the ring's current position, version 1 last.
      *
      * @param usedIndex where the device writes its next used descriptor, 0..queueSize-1
@@ -189,7 +190,7 @@ public final class InflightPackedQueue {
         region.asSlice(0, HEADER_BYTES + DESC_STATE_BYTES * queueSize).fill((byte) 0);
         region.set(U16, H_DESC_NUM, (short) queueSize);
         for (int i = 0; i < queueSize; i++) {
-            region.set(U16, entry(i) + D_NEXT, (short) (i + 1 == queueSize ? 0 : i + 1));
+            region.set(U16, entry(i) + D_NEXT, (short) (i + 1));
         }
         setUsed(H_USED_IDX, H_USED_WRAP, usedIndex, usedWrap);
         setUsed(H_OLD_USED_IDX, H_OLD_USED_WRAP, usedIndex, usedWrap);
@@ -277,6 +278,10 @@ public final class InflightPackedQueue {
             throws GuestMemoryException {
         int headEntry = checkedHeader(H_OLD_FREE_HEAD, "old_free_head");
         int free = checkedHeader(H_FREE_HEAD, "free_head");
+        if (free == queueSize || headEntry == queueSize) {
+            throw new GuestMemoryException("packed inflight region: no free entry left for a new descriptor (all "
+                    + queueSize + " hold inflight descriptors)");
+        }
         long h = entry(headEntry);
         if (head) {
             region.set(U16, h + D_NUM, (short) 0);
@@ -293,7 +298,7 @@ public final class InflightPackedQueue {
         region.set(U16, f + D_FLAGS, (short) descriptor.flags());
         region.set(U16, f + D_ID, (short) descriptor.id());
         int next = u16(f + D_NEXT);
-        if (next >= queueSize) {
+        if (next > queueSize) {
             throw new GuestMemoryException("packed inflight region: free entry " + free + " links to " + next
                     + " >= queue size " + queueSize);
         }
@@ -412,13 +417,10 @@ public final class InflightPackedQueue {
         // The free list as the previous back-end left it: none of its entries is inflight.
         boolean[] free = new boolean[queueSize];
         int e = checkedHeader(H_FREE_HEAD, "free_head");
-        for (int steps = 0; steps < queueSize && !free[e]; steps++) {
+        for (int steps = 0; steps < queueSize && e < queueSize && !free[e]; steps++) {
             free[e] = true;
             region.set(U8, entry(e) + D_INFLIGHT, (byte) 0);
-            e = u16(entry(e) + D_NEXT);
-            if (e >= queueSize) {
-                break; // a corrupt link ends the walk; the list is rebuilt below
-            }
+            e = u16(entry(e) + D_NEXT); // desc_num ends the list; a corrupt link ends the walk too (rebuilt below)
         }
         // The inflight chains, each walked num entries along next; no entry may belong to two of them.
         boolean[] held = new boolean[queueSize];
@@ -486,10 +488,10 @@ public final class InflightPackedQueue {
             prev = i;
         }
         if (prev >= 0) {
-            region.set(U16, entry(prev) + D_NEXT, (short) first);
+            region.set(U16, entry(prev) + D_NEXT, (short) queueSize);
         }
-        int head = Math.max(first, 0); // every entry held: the ring is full, nothing can be fetched
-        region.set(U16, H_FREE_HEAD, (short) head);
+        // Every entry held: the ring is full and the list empty until a chain is used.
+        region.set(U16, H_FREE_HEAD, (short) (first < 0 ? queueSize : first));
         commit();
     }
 
@@ -529,9 +531,11 @@ public final class InflightPackedQueue {
         return Short.toUnsignedInt(region.get(U16, offset));
     }
 
+    /** Reads a u16 header index: an entry, or {@code desc_num} for an empty free list where {@code list} allows. */
     private int checkedHeader(long offset, String field) throws GuestMemoryException {
         int v = u16(offset);
-        if (v >= queueSize) {
+        boolean list = offset == H_FREE_HEAD || offset == H_OLD_FREE_HEAD;
+        if (v > queueSize || (v == queueSize && !list)) {
             throw new GuestMemoryException("packed inflight region " + field + " " + v + " >= queue size "
                     + queueSize);
         }
