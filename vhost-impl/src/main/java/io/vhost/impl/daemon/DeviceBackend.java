@@ -562,23 +562,9 @@ public final class DeviceBackend implements BackendHandler {
             throw new RequestRejectedException("queue " + r.index + " has " + r.size + " descriptors but the inflight"
                     + " buffer was laid out for " + layout.queueSize());
         }
-        boolean recovered = false;
-        try {
-            recovered = isInitialized(m, layout, r);
-        } catch (IllegalStateException e) {
-            // the mapping was replaced meanwhile: attachInflight below reports it
-        }
         r.queue.attachInflight(m.segment().asSlice(layout.mmapOffset()), layout.queueSize());
         r.inflightAttached = true;
-        r.inflightRecovered = recovered;
-    }
-
-    /** Whether the queue's region holds a previous back-end's state (its version, at offset 8 in both layouts). */
-    private static boolean isInitialized(Mapping m, InflightRegion layout, Vring r) {
-        long regionBytes = RingQueue.inflightBytes(r.queue instanceof RingQueue.Packed, 1, layout.queueSize());
-        long at = layout.mmapOffset() + regionBytes * r.index + 8;
-        return at + 2 <= m.segment().byteSize()
-                && m.segment().get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at) != 0;
+        r.inflightRecovered = r.queue.inflightRecovered();
     }
 
     // ---- config, reset, close ----------------------------------------------------------------------------------

@@ -50,6 +50,9 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
      */
     void attachInflight(MemorySegment buffer, int queueSize) throws GuestMemoryException;
 
+    /** Whether the attached inflight region came from a previous back-end and set the position. */
+    boolean inflightRecovered();
+
     /** Breaks the ring with {@code cause} (it could not be started). */
     void markBroken(GuestMemoryException cause);
 
@@ -115,6 +118,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         public void markBroken(GuestMemoryException cause) {
             q.markBroken(cause);
         }
+
+        @Override
+        public boolean inflightRecovered() {
+            return q.inflightRecovered();
+        }
     }
 
     /** A packed ring. */
@@ -171,6 +179,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         @Override
         public void markBroken(GuestMemoryException cause) {
             q.markBroken(cause);
+        }
+
+        @Override
+        public boolean inflightRecovered() {
+            return q.inflightRecovered();
         }
     }
 }

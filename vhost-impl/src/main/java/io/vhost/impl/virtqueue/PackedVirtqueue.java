@@ -91,6 +91,8 @@ public final class PackedVirtqueue implements Virtqueue {
     private long inflightCounter;
     private int[] resubmit = new int[0];
     private int resubmitNext;
+    /** The attached inflight region came from a previous back-end and set the ring's position. */
+    private boolean inflightRecovered;
     /** The descriptors of the chain being popped, saved into the inflight region once it is valid. */
     private long[] fetchedAddr = new long[0];
     private long[] fetchedLen = new long[0];
@@ -243,6 +245,16 @@ public final class PackedVirtqueue implements Virtqueue {
      */
     public void setDirtyLog(DirtyLogHolder dirtyLog) {
         this.log = dirtyLog;
+    }
+
+    /**
+     * Tells whether the last {@link #attachInflight} recovered a region a previous back-end used: the ring's position
+     * then came from that region, not from {@code SET_VRING_BASE}.
+     *
+     * @return {@code true} if the position was recovered
+     */
+    public boolean inflightRecovered() {
+        return inflightRecovered;
     }
 
     /**
@@ -447,6 +459,7 @@ public final class PackedVirtqueue implements Virtqueue {
         this.inflight = region;
         this.resubmit = new int[0];
         this.resubmitNext = 0;
+        this.inflightRecovered = false;
         if (region == null) {
             return;
         }
@@ -471,6 +484,7 @@ public final class PackedVirtqueue implements Virtqueue {
             }
             boolean written = !isAvailable(flagsAcquire(oldUsed), region.oldUsedWrap());
             int[] heads = region.recover(written);
+            inflightRecovered = true;
             int slots = region.inflightSlots(heads);
             int frontEndBase = base();
             nextUsed = region.usedIndex();

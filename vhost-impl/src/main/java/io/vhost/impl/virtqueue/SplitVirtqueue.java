@@ -67,6 +67,8 @@ public final class SplitVirtqueue implements Virtqueue {
     private long inflightCounter;
     private int[] resubmit = new int[0];
     private int resubmitNext;
+    /** The attached inflight region came from a previous back-end and set the ring's position. */
+    private boolean inflightRecovered;
 
     private int lastAvail;
     private int usedIdx;
@@ -240,6 +242,7 @@ public final class SplitVirtqueue implements Virtqueue {
         this.inflight = region;
         this.resubmit = new int[0];
         this.resubmitNext = 0;
+        this.inflightRecovered = false;
         if (region == null) {
             return;
         }
@@ -251,6 +254,7 @@ public final class SplitVirtqueue implements Virtqueue {
                 return;
             }
             resubmit = region.recover(usedIdx);
+            inflightRecovered = true;
             inflightCounter = region.nextCounter();
         } catch (GuestMemoryException e) {
             this.inflight = null;
@@ -274,6 +278,16 @@ public final class SplitVirtqueue implements Virtqueue {
         if (resubmit.length > 0) {
             LOG.log(Level.DEBUG, "queue {0}: {1} inflight descriptors to resubmit", queueIndex, resubmit.length);
         }
+    }
+
+    /**
+     * Tells whether the last {@link #attachInflight} recovered a region a previous back-end used: the ring's position
+     * then came from that region, not from {@code SET_VRING_BASE}.
+     *
+     * @return {@code true} if the position was recovered
+     */
+    public boolean inflightRecovered() {
+        return inflightRecovered;
     }
 
     /**
