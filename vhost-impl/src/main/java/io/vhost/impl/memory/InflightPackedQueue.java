@@ -269,12 +269,15 @@ public final class InflightPackedQueue {
      *
      * @param head whether this is the chain's first descriptor
      * @param last whether this is its last descriptor
-     * @param descriptor the descriptor as read from the ring
+     * @param addr the descriptor's address, as read from the ring
+     * @param len its length (u32)
+     * @param id its buffer id
+     * @param flags its flags
      * @param counter the global fetch counter, used for the head only (the caller increments it)
      * @return the chain's head entry index ({@code old_free_head})
      * @throws GuestMemoryException if the free list holds an index out of range (a corrupt region)
      */
-    public int recordDescriptor(boolean head, boolean last, SavedDescriptor descriptor, long counter)
+    public int recordDescriptor(boolean head, boolean last, long addr, long len, int id, int flags, long counter)
             throws GuestMemoryException {
         int headEntry = checkedHeader(H_OLD_FREE_HEAD, "old_free_head");
         int free = checkedHeader(H_FREE_HEAD, "free_head");
@@ -293,10 +296,10 @@ public final class InflightPackedQueue {
         }
         region.set(U16, h + D_NUM, (short) (u16(h + D_NUM) + 1));
         long f = entry(free);
-        region.set(U64, f + D_ADDR, descriptor.addr());
-        region.set(U32, f + D_LEN, (int) descriptor.len());
-        region.set(U16, f + D_FLAGS, (short) descriptor.flags());
-        region.set(U16, f + D_ID, (short) descriptor.id());
+        region.set(U64, f + D_ADDR, addr);
+        region.set(U32, f + D_LEN, (int) len);
+        region.set(U16, f + D_FLAGS, (short) flags);
+        region.set(U16, f + D_ID, (short) id);
         int next = u16(f + D_NEXT);
         if (next > queueSize) {
             throw new GuestMemoryException("packed inflight region: free entry " + free + " links to " + next

@@ -396,8 +396,8 @@ public final class PackedVirtqueue implements Virtqueue {
         try {
             for (int i = 0; i < n; i++) {
                 int idFlags = fetchedIdFlags[i];
-                entry = region.recordDescriptor(i == 0, i == n - 1, new SavedDescriptor(fetchedAddr[i],
-                        fetchedLen[i], idFlags >>> 16, idFlags & 0xffff), counter);
+                entry = region.recordDescriptor(i == 0, i == n - 1, fetchedAddr[i], fetchedLen[i], idFlags >>> 16,
+                        idFlags & 0xffff, counter);
             }
         } catch (IllegalStateException e) {
             throw broken(new GuestMemoryException("queue " + queueIndex + ": the inflight region is no longer mapped",

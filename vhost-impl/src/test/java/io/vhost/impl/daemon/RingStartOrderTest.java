@@ -16,7 +16,6 @@ import io.vhost.api.message.MemoryRegion;
 import io.vhost.api.message.MemoryTable;
 import io.vhost.api.message.VringAddress;
 import io.vhost.impl.memory.InflightPackedQueue;
-import io.vhost.impl.memory.InflightPackedQueue.SavedDescriptor;
 import io.vhost.impl.memory.InflightSplitQueue;
 import io.vhost.impl.sys.EventFds;
 import io.vhost.impl.sys.Mapping;
@@ -178,8 +177,7 @@ class RingStartOrderTest {
                     packedDriver.post(id, new long[0][], BUFFERS + 0x100 * i, 64);
                     requests.add(id);
                     if (i < 2) { // the previous back-end fetched two chains, then died
-                        region.recordDescriptor(true, true, new SavedDescriptor(BUFFERS + 0x100 * i, 64, id,
-                                2 | 1 << 7), 5 + i);
+                        region.recordDescriptor(true, true, BUFFERS + 0x100 * i, 64, id, 2 | 1 << 7, 5 + i);
                     }
                 }
                 staleBase = 0x8000_8000L; // QEMU's initial packed state: it could not GET_VRING_BASE from the dead one

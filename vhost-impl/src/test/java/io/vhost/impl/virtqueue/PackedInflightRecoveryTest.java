@@ -131,7 +131,7 @@ class PackedInflightRecoveryTest {
         RingChain b = crash == Crash.BEFORE_MARKED || crash == Crash.WHILE_MARKING ? dev.fetch() : dev.pop();
         assertEquals(B, b.headIndex());
         if (crash == Crash.WHILE_MARKING) {
-            region().recordDescriptor(true, false, new SavedDescriptor(BUF + 0x200, 4, B, 1), 1);
+            region().recordDescriptor(true, false, BUF + 0x200, 4, B, 1, 1);
         }
         if (crash.compareTo(Crash.BEFORE_USED_WRITTEN) >= 0) {
             dev.beginUsed(b);
