@@ -240,6 +240,22 @@ class RingStartOrderTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void theInflightBufferIsLaidOutForTheAckedRingType() throws Exception {
+        try (Scenario split = new Scenario(false)) {
+            assertEquals(192, split.area.region().mmapSizeBytes(), "align64(16 + 16 * 8)");
+        }
+        session.supervisor.close();
+        backend.close();
+        try (Scenario packed = new Scenario(true)) {
+            assertEquals(320, packed.area.region().mmapSizeBytes(), "align64(32 + 32 * 8)");
+            var e = org.junit.jupiter.api.Assertions.assertThrows(io.vhost.api.error.RequestRejectedException.class,
+                    () -> backend.setInflightFd(new InflightRegion(192, 0, 1, QSIZE), packed.area.fd()));
+            assertEquals("SET_INFLIGHT_FD mmap_size 192 is smaller than the 320 bytes 1 queues of 8 descriptors need"
+                    + " (packed rings)", e.getMessage());
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"split", "packed"})
     void addressesResentToARunningRingDoNotResubmitAgain(String ring) throws Exception {

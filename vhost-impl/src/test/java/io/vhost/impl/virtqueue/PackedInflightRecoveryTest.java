@@ -192,6 +192,49 @@ class PackedInflightRecoveryTest {
     }
 
     @Test
+    void resubmissionFollowsTheFetchCounterNotTheEntryIndex() throws Exception {
+        PackedDriver drv = driver();
+        PackedVirtqueue dev = device(STALE_BASE);
+        for (int id = 1; id <= 3; id++) {
+            drv.post(id, new long[0][], BUF + 0x100 * id, 16);
+        }
+        RingChain first = dev.pop();
+        RingChain second = dev.pop();
+        RingChain third = dev.pop();
+        assertEquals(List.of(0, 1, 2), List.of(first.inflightEntry(), second.inflightEntry(), third.inflightEntry()));
+        dev.addUsed(first, 0); // entry 0 goes back to the head of the free list
+        assertEquals(1, drv.reap()); // the driver frees slot 0 before it reuses it
+        drv.post(4, new long[0][], BUF + 0x400, 16);
+        RingChain fourth = dev.pop();
+        assertEquals(0, fourth.inflightEntry(), "the fourth chain reuses entry 0, with the highest counter");
+
+        PackedVirtqueue restarted = device(STALE_BASE);
+        List<Integer> ids = new ArrayList<>();
+        List<RingChain> popped = new ArrayList<>();
+        for (RingChain c = restarted.pop(); c != null; c = restarted.pop()) {
+            ids.add(c.headIndex());
+            popped.add(c);
+        }
+        assertEquals(List.of(2, 3, 4), ids, "in fetch order, although entry 0 (id 4) comes first by index");
+        assertEquals(1 | 0x8000, restarted.usedPosition());
+        assertEquals(0, restarted.availPosition(), "avail wrapped: used 1 + 3 inflight descriptors");
+        for (RingChain c : popped) {
+            restarted.addUsed(c, 0);
+        }
+        drv.post(5, new long[0][], BUF + 0x500, 16);
+        RingChain fifth = restarted.pop();
+        assertEquals(5, fifth.headIndex());
+        InflightPackedQueue r = region();
+        assertEquals(4, r.counter(fifth.inflightEntry()), "the counter resumes after the highest inflight one (3)");
+        restarted.addUsed(fifth, 0);
+        List<Integer> reaped = new ArrayList<>();
+        for (int id = drv.reap(); id >= 0; id = drv.reap()) {
+            reaped.add(id);
+        }
+        assertEquals(List.of(2, 3, 4, 5), reaped);
+    }
+
+    @Test
     void popMarksTheChainBeforeItsUsedDescriptorIsWrittenAndTheCommitClearsIt() throws Exception {
         PackedDriver drv = driver();
         PackedVirtqueue dev = device(STALE_BASE);
