@@ -253,10 +253,14 @@ class GuestBlkIT {
             assertEquals("120", r.get("read_mib"));
             assertTrue(r.values().containsKey("read_ms"), () -> "the read failed across the restart: " + r.values());
             assertTrue(r.values().containsKey("done_ms"), () -> "the guest did not finish: " + r.values());
-            String resubmitted = readQuietly(dir.resolve("device2.log")).lines()
-                    .filter(l -> l.contains("inflight descriptors to resubmit")).findFirst().orElse("none resubmitted");
+            String device2 = readQuietly(dir.resolve("device2.log"));
+            String resubmitted = device2.lines().filter(l -> l.contains("inflight descriptors to resubmit"))
+                    .findFirst().orElse("none resubmitted");
+            String resumed = device2.lines().filter(l -> l.contains("resumes at") || l.contains("next avail"))
+                    .findFirst().orElse("resumed at the front-end's base");
             System.out.printf("device killed and restarted under the guest%s: 120 MiB O_DIRECT read %s ms (guest time),"
-                    + " wall %d ms; %s%n", deviceProperties, r.get("read_ms"), r.wall().toMillis(), resubmitted);
+                    + " wall %d ms; %s; %s%n", deviceProperties, r.get("read_ms"), r.wall().toMillis(), resubmitted,
+                    resumed);
             return r;
         } catch (Throwable t) {
             keepLogs(dir, "device1.log", "device2.log", "qemu.log");
