@@ -18,7 +18,6 @@ import io.vhost.api.message.MemoryTable;
 import io.vhost.api.message.VringAddress;
 import io.vhost.impl.memory.DirtyLog;
 import io.vhost.impl.memory.DirtyLogHolder;
-import io.vhost.impl.memory.InflightSplitQueue;
 import io.vhost.impl.memory.MemoryView;
 import io.vhost.impl.memory.SharedGuestMemory;
 import io.vhost.impl.sys.Mapping;
@@ -59,12 +58,18 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>A malformed ring is marked broken, logged, its error eventfd signalled; the other queues keep running.</li>
  *   <li>Migration and reconnection: {@code VHOST_F_LOG_ALL} with {@code LOG_SHMFD} (descriptor buffers and, with
  *       {@code VHOST_VRING_F_LOG}, the used ring are marked in the dirty log; a new log replaces the old one while
- *       rings run); {@code INFLIGHT_SHMFD} (the framework allocates the inflight buffer, marks popped heads,
- *       commits used batches, and resubmits inflight heads after a reconnect).</li>
+ *       rings run); {@code INFLIGHT_SHMFD} for split and packed rings (the framework allocates the inflight
+ *       buffer laid out for the acked ring type, records popped chains, commits used ones, and resubmits inflight
+ *       chains after a reconnect).</li>
+ *   <li>Ring start: {@code SET_VRING_NUM}, {@code SET_VRING_BASE}, {@code SET_VRING_ADDR}, {@code SET_INFLIGHT_FD}
+ *       and {@code SET_VRING_KICK} are only recorded; the ring's position is computed once, when the ring first
+ *       becomes ready (started by its kick fd, enabled, laid out): the front-end's base, unless an inflight region
+ *       of a previous back-end says where the ring really stands. So the order of those messages does not matter,
+ *       and a {@code SET_VRING_ADDR} on a running ring (QEMU toggling {@code VHOST_VRING_F_LOG}) or a late
+ *       {@code SET_VRING_BASE} does not move a recovered ring.</li>
  * </ul>
  *
- * <p>Not offered yet: inflight tracking of packed rings, IOTLB, postcopy, device state transfer, in-band
- * notifications.
+ * <p>Not offered yet: IOTLB, postcopy, device state transfer, in-band notifications.
  */
 public final class DeviceBackend implements BackendHandler {
 
@@ -86,6 +91,8 @@ public final class DeviceBackend implements BackendHandler {
     /** The inflight buffer (GET/SET_INFLIGHT_FD) and its layout; guarded by the rings' stop (set while stopped). */
     private Mapping inflight;
     private InflightRegion inflightLayout;
+    /** Inflight buffers replaced while a ring still used them: unmapped at close. */
+    private final List<Mapping> retiredInflight = new ArrayList<>();
     private volatile long ackedFeatures;
     private boolean closed;
 
@@ -224,6 +231,7 @@ public final class DeviceBackend implements BackendHandler {
             r.size = size;
             r.queue = q;
             r.addressed = false;
+            r.positioned = false;
         } finally {
             r.lock.unlock();
         }
@@ -246,8 +254,10 @@ public final class DeviceBackend implements BackendHandler {
                 r.memoryEpoch = view.epoch();
             }
             r.queue.setDirtyLog(dirtyLog, address.logGuestAddress(), (address.flags() & VringAddress.F_LOG) != 0);
-            attachInflight(r);
             r.addressed = true;
+            // A running ring keeps its position and inflight state (QEMU resends the addresses to toggle logging);
+            // a stopped one is positioned when it becomes ready.
+            startIfReady(r);
         } finally {
             r.lock.unlock();
         }
@@ -259,7 +269,11 @@ public final class DeviceBackend implements BackendHandler {
         Vring r = ring(queue);
         r.lock.lock();
         try {
-            if (r.queue != null) {
+            if (r.queue != null && r.positioned && r.inflightRecovered) {
+                // The ring runs at the position its inflight region gave; a base sent now is stale.
+                LOG.log(Level.DEBUG, () -> session.name() + ": SET_VRING_BASE " + base + " for running queue "
+                        + queue + " ignored: its position came from the inflight region");
+            } else if (r.queue != null) {
                 try {
                     r.queue.setBase(base);
                 } catch (IllegalArgumentException e) {
@@ -269,6 +283,7 @@ public final class DeviceBackend implements BackendHandler {
                 throw new RequestRejectedException("SET_VRING_BASE " + base + " for queue " + queue + " is not a u32");
             }
             r.base = base;
+            startIfReady(r);
         } finally {
             r.lock.unlock();
         }
@@ -282,6 +297,7 @@ public final class DeviceBackend implements BackendHandler {
         r.lock.lock(); // waits for the worker's current batch: every popped chain is completed (drain)
         try {
             r.started = false;
+            r.positioned = false;
             r.kickPending = false;
             if (w != null) {
                 w.unwatchKick(r);
@@ -323,6 +339,7 @@ public final class DeviceBackend implements BackendHandler {
                 throw e;
             }
             r.started = true; // a ring with a kick fd is started (libvhost-user); a pending kick shows as readable
+            startIfReady(r);
         } finally {
             r.lock.unlock();
         }
@@ -369,6 +386,7 @@ public final class DeviceBackend implements BackendHandler {
         r.lock.lock();
         try {
             r.enabled = enabled;
+            startIfReady(r);
         } finally {
             r.lock.unlock();
         }
@@ -413,15 +431,18 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public InflightArea getInflightFd(InflightRegion request) throws VhostException {
-        if (request.queueSize() > device.maxQueueSize() || Integer.bitCount(request.queueSize()) != 1) {
-            throw new RequestRejectedException("GET_INFLIGHT_FD queue_size " + request.queueSize()
-                    + " is not a power of two up to the device's " + device.maxQueueSize());
+        boolean packed = (ackedFeatures & VirtioFeature.RING_PACKED.mask()) != 0;
+        if (request.queueSize() < 1 || request.queueSize() > device.maxQueueSize()
+                || (!packed && Integer.bitCount(request.queueSize()) != 1)) {
+            throw new RequestRejectedException("GET_INFLIGHT_FD queue_size " + request.queueSize() + " is not "
+                    + (packed ? "in 1.." : "a power of two up to ") + device.maxQueueSize() + " (the device's maximum)");
         }
         if (request.numQueues() > rings.length) {
             throw new RequestRejectedException("GET_INFLIGHT_FD num_queues " + request.numQueues()
                     + " exceeds the device's " + rings.length + " queues");
         }
-        long size = InflightSplitQueue.mmapBytes(request.numQueues(), request.queueSize());
+        // QEMU sends SET_FEATURES before GET_INFLIGHT_FD (vhost_dev_prepare_inflight): the layout follows the ring type.
+        long size = RingQueue.inflightBytes(packed, request.numQueues(), request.queueSize());
         OwnedFd memfd = Mman.memfd("vhost-inflight", size);
         try {
             installInflight(Mman.map(memfd.number(), 0, size, true, "inflight buffer"),
@@ -435,11 +456,12 @@ public final class DeviceBackend implements BackendHandler {
 
     @Override
     public void setInflightFd(InflightRegion region, Fd fd) throws VhostException {
-        long need = InflightSplitQueue.mmapBytes(region.numQueues(), region.queueSize());
+        boolean packed = (ackedFeatures & VirtioFeature.RING_PACKED.mask()) != 0;
+        long need = RingQueue.inflightBytes(packed, region.numQueues(), region.queueSize());
         if (region.mmapSizeBytes() < need) {
             throw new RequestRejectedException("SET_INFLIGHT_FD mmap_size " + region.mmapSizeBytes() + " is smaller"
                     + " than the " + need + " bytes " + region.numQueues() + " queues of " + region.queueSize()
-                    + " descriptors need");
+                    + " descriptors need (" + (packed ? "packed" : "split") + " rings)");
         }
         long aligned = region.mmapOffset() & ~(DirtyLog.PAGE_SIZE - 1);
         long delta = region.mmapOffset() - aligned;
@@ -456,17 +478,68 @@ public final class DeviceBackend implements BackendHandler {
     private void installInflight(Mapping mapping, InflightRegion layout) {
         LOG.log(Level.DEBUG, () -> session.name() + ": inflight buffer of " + layout.mmapSizeBytes() + " bytes for "
                 + layout.numQueues() + " queues of " + layout.queueSize());
+        boolean inUse = false;
+        for (Vring r : rings) {
+            r.lock.lock();
+            try {
+                inUse |= r.positioned && r.inflightAttached;
+            } finally {
+                r.lock.unlock();
+            }
+        }
         Mapping previous;
         stateLock.lock();
         try {
             previous = inflight;
             inflight = mapping;
             inflightLayout = layout;
+            if (previous != null && inUse) {
+                retiredInflight.add(previous); // a running ring still writes to it; rings take the new one on restart
+                previous = null;
+            }
         } finally {
             stateLock.unlock();
         }
         if (previous != null) {
             previous.close();
+        }
+        for (Vring r : rings) {
+            r.lock.lock();
+            try {
+                startIfReady(r);
+            } finally {
+                r.lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * Starts a ring that has just become ready (started, enabled, laid out) and was not positioned since it was last
+     * configured: applies the front-end's base, then attaches its inflight region, whose recovered state (if a
+     * previous back-end left some) overrides that base. The caller holds the ring's lock. A failure breaks only this
+     * ring (logged, error eventfd signalled); the request that completed the ring is not rejected for it.
+     */
+    private void startIfReady(Vring r) {
+        if (r.positioned || !r.ready()) {
+            return;
+        }
+        r.positioned = true;
+        r.inflightAttached = false;
+        r.inflightRecovered = false;
+        try {
+            r.queue.setBase(r.base);
+        } catch (IllegalArgumentException e) {
+            r.queue.setBase(0); // a base for another ring type or size; validated when it arrived
+        }
+        try {
+            attachInflight(r);
+        } catch (VhostException | RuntimeException e) {
+            // The first cause is kept: a ring the recovery already broke keeps its own message.
+            r.queue.markBroken(e instanceof GuestMemoryException g ? g
+                    : new GuestMemoryException("queue " + r.index + " cannot start: " + e.getMessage(), e));
+            LOG.log(Level.WARNING, session.name() + ": queue " + r.index + " is broken and stops; the other queues"
+                    + " keep running: " + e.getMessage());
+            r.signalErr();
         }
     }
 
@@ -481,16 +554,17 @@ public final class DeviceBackend implements BackendHandler {
         } finally {
             stateLock.unlock();
         }
-        if (m == null || r.index >= layout.numQueues() || !r.queue.tracksInflight()) {
-            r.queue.attachInflight(null);
+        if (m == null || r.index >= layout.numQueues()) {
+            r.queue.attachInflight(null, r.size);
             return;
         }
         if (layout.queueSize() != r.size) {
             throw new RequestRejectedException("queue " + r.index + " has " + r.size + " descriptors but the inflight"
                     + " buffer was laid out for " + layout.queueSize());
         }
-        r.queue.attachInflight(InflightSplitQueue.ofQueue(m.segment().asSlice(layout.mmapOffset()), r.index,
-                layout.queueSize()));
+        r.queue.attachInflight(m.segment().asSlice(layout.mmapOffset()), layout.queueSize());
+        r.inflightAttached = true;
+        r.inflightRecovered = r.queue.inflightRecovered();
     }
 
     // ---- config, reset, close ----------------------------------------------------------------------------------
@@ -540,6 +614,7 @@ public final class DeviceBackend implements BackendHandler {
                 r.kickPending = false;
                 r.queue = null;
                 r.addressed = false;
+                r.positioned = false;
                 r.base = 0;
             } finally {
                 r.lock.unlock();
@@ -586,6 +661,8 @@ public final class DeviceBackend implements BackendHandler {
                 inflight.close();
                 inflight = null;
             }
+            retiredInflight.forEach(Mapping::close);
+            retiredInflight.clear();
         } finally {
             stateLock.unlock();
         }
@@ -739,6 +816,10 @@ public final class DeviceBackend implements BackendHandler {
         try {
             if (!r.ready()) {
                 return; // a pending kick stays pending until the ring is ready
+            }
+            startIfReady(r);
+            if (!r.ready()) {
+                return; // it could not start: broken
             }
             r.kickPending = false;
             RingQueue ring = r.queue;

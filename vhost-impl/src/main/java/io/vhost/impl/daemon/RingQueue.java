@@ -4,8 +4,10 @@ import io.vhost.api.device.Virtqueue;
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.api.feature.VirtioFeature;
 import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.InflightPackedQueue;
 import io.vhost.impl.memory.InflightSplitQueue;
 import io.vhost.impl.memory.MemoryTable;
+import java.lang.foreign.MemorySegment;
 import io.vhost.impl.virtqueue.PackedVirtqueue;
 import io.vhost.impl.virtqueue.SplitVirtqueue;
 
@@ -42,10 +44,23 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
 
     void setDirtyLog(DirtyLogHolder log, long usedLogAddress, boolean logUsed);
 
-    /** Whether inflight tracking applies (split rings only). */
-    boolean tracksInflight();
+    /**
+     * Attaches this queue's region of the inflight buffer, laid out for this ring type, and recovers the position and
+     * the chains to resubmit if a previous back-end used it; {@code null} detaches. Breaks the ring on failure.
+     */
+    void attachInflight(MemorySegment buffer, int queueSize) throws GuestMemoryException;
 
-    void attachInflight(InflightSplitQueue region) throws GuestMemoryException;
+    /** Whether the attached inflight region came from a previous back-end and set the position. */
+    boolean inflightRecovered();
+
+    /** Breaks the ring with {@code cause} (it could not be started). */
+    void markBroken(GuestMemoryException cause);
+
+    /** Size of an inflight buffer for this ring type ({@code GET_INFLIGHT_FD} {@code mmap_size}). */
+    static long inflightBytes(boolean packed, int numQueues, int queueSize) {
+        return packed ? InflightPackedQueue.mmapBytes(numQueues, queueSize)
+                : InflightSplitQueue.mmapBytes(numQueues, queueSize);
+    }
 
     /** A split ring. */
     record Split(SplitVirtqueue q) implements RingQueue {
@@ -95,13 +110,18 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         }
 
         @Override
-        public boolean tracksInflight() {
-            return true;
+        public void attachInflight(MemorySegment buffer, int queueSize) throws GuestMemoryException {
+            q.attachInflight(buffer == null ? null : InflightSplitQueue.ofQueue(buffer, q.queueIndex(), queueSize));
         }
 
         @Override
-        public void attachInflight(InflightSplitQueue region) throws GuestMemoryException {
-            q.attachInflight(region);
+        public void markBroken(GuestMemoryException cause) {
+            q.markBroken(cause);
+        }
+
+        @Override
+        public boolean inflightRecovered() {
+            return q.inflightRecovered();
         }
     }
 
@@ -152,13 +172,18 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         }
 
         @Override
-        public boolean tracksInflight() {
-            return false;
+        public void attachInflight(MemorySegment buffer, int queueSize) throws GuestMemoryException {
+            q.attachInflight(buffer == null ? null : InflightPackedQueue.ofQueue(buffer, q.queueIndex(), queueSize));
         }
 
         @Override
-        public void attachInflight(InflightSplitQueue region) {
-            // DescStatePacked tracking is not implemented: a packed ring runs without inflight tracking
+        public void markBroken(GuestMemoryException cause) {
+            q.markBroken(cause);
+        }
+
+        @Override
+        public boolean inflightRecovered() {
+            return q.inflightRecovered();
         }
     }
 }

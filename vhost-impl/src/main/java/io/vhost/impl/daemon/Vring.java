@@ -27,6 +27,16 @@ final class Vring {
     long availUser;
     long usedUser;
     boolean addressed;
+    /**
+     * The ring's position (base, then inflight recovery) was computed when it last became ready. Cleared when it
+     * stops ({@code GET_VRING_BASE}), gets a new size, or the device is reset; addresses or a base sent while it
+     * runs do not clear it.
+     */
+    boolean positioned;
+    /** An inflight region is attached to the running ring. */
+    boolean inflightAttached;
+    /** The running ring's position came from a previous back-end's inflight region, not from SET_VRING_BASE. */
+    boolean inflightRecovered;
     /** Epoch of the memory table the ring was last resolved against; -1 = must re-resolve. */
     long memoryEpoch = -1;
     OwnedFd kick;

@@ -1,7 +1,10 @@
 package io.vhost.impl.memory;
 
 import io.vhost.api.error.GuestMemoryException;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
@@ -19,12 +22,34 @@ import java.util.Arrays;
  */
 public final class InflightSplitQueue {
 
+    /** {@code QueueRegionSplit} without its flexible array; checked against gcc by a test. */
+    public static final StructLayout HEADER = MemoryLayout.structLayout(
+            ValueLayout.JAVA_LONG_UNALIGNED.withName("features"),
+            ValueLayout.JAVA_SHORT_UNALIGNED.withName("version"),
+            ValueLayout.JAVA_SHORT_UNALIGNED.withName("desc_num"),
+            ValueLayout.JAVA_SHORT_UNALIGNED.withName("last_batch_head"),
+            ValueLayout.JAVA_SHORT_UNALIGNED.withName("used_idx")).withName("QueueRegionSplit");
+
+    /** {@code DescStateSplit}; checked against gcc by a test. */
+    public static final StructLayout DESC_STATE = MemoryLayout.structLayout(
+            ValueLayout.JAVA_BYTE.withName("inflight"),
+            MemoryLayout.sequenceLayout(5, ValueLayout.JAVA_BYTE).withName("padding"),
+            ValueLayout.JAVA_SHORT_UNALIGNED.withName("next"),
+            ValueLayout.JAVA_LONG_UNALIGNED.withName("counter")).withName("DescStateSplit");
+
+    private static final long H_VERSION = HEADER.byteOffset(PathElement.groupElement("version"));
+    private static final long H_DESC_NUM = HEADER.byteOffset(PathElement.groupElement("desc_num"));
+    private static final long H_LAST_BATCH_HEAD = HEADER.byteOffset(PathElement.groupElement("last_batch_head"));
+    private static final long H_USED_IDX = HEADER.byteOffset(PathElement.groupElement("used_idx"));
+    private static final long D_NEXT = DESC_STATE.byteOffset(PathElement.groupElement("next"));
+    private static final long D_COUNTER = DESC_STATE.byteOffset(PathElement.groupElement("counter"));
+
     /** Alignment of each queue region inside the buffer (QEMU/libvhost-user {@code INFLIGHT_ALIGNMENT}). */
     public static final long QUEUE_REGION_ALIGN = 64;
     /** Size of the queue region header. */
-    public static final long HEADER_BYTES = 16;
+    public static final long HEADER_BYTES = HEADER.byteSize();
     /** Size of one {@code DescStateSplit}. */
-    public static final long DESC_STATE_BYTES = 16;
+    public static final long DESC_STATE_BYTES = DESC_STATE.byteSize();
     /** Current region version; 0 means uninitialised (VM reset). */
     public static final short VERSION = 1;
 
@@ -102,15 +127,15 @@ public final class InflightSplitQueue {
      * @return {@code true} if the region holds state from a previous back-end
      */
     public boolean isInitialized() {
-        return region.get(U16, 8) != 0;
+        return region.get(U16, H_VERSION) != 0;
     }
 
     /** Clears the region and writes a fresh header (features 0, version 1, desc_num = queue size). */
     public void initialize() {
         region.asSlice(0, HEADER_BYTES + DESC_STATE_BYTES * queueSize).fill((byte) 0);
         region.set(U64, 0, 0L);
-        region.set(U16, 10, (short) queueSize);
-        region.set(U16, 8, VERSION);
+        region.set(U16, H_DESC_NUM, (short) queueSize);
+        region.set(U16, H_VERSION, VERSION);
     }
 
     /**
@@ -119,7 +144,7 @@ public final class InflightSplitQueue {
      * @return {@code used_idx}
      */
     public int usedIndex() {
-        return Short.toUnsignedInt(region.get(U16, 14));
+        return Short.toUnsignedInt(region.get(U16, H_USED_IDX));
     }
 
     /**
@@ -128,7 +153,7 @@ public final class InflightSplitQueue {
      * @return {@code last_batch_head}
      */
     public int lastBatchHead() {
-        return Short.toUnsignedInt(region.get(U16, 12));
+        return Short.toUnsignedInt(region.get(U16, H_LAST_BATCH_HEAD));
     }
 
     /**
@@ -148,7 +173,7 @@ public final class InflightSplitQueue {
      * @return its {@code counter}
      */
     public long counter(int head) {
-        return region.get(U64, entry(head) + 8);
+        return region.get(U64, entry(head) + D_COUNTER);
     }
 
     /**
@@ -159,7 +184,7 @@ public final class InflightSplitQueue {
      */
     public void markInflight(int head, long counter) {
         long e = entry(head);
-        region.set(U64, e + 8, counter);
+        region.set(U64, e + D_COUNTER, counter);
         region.set(ValueLayout.JAVA_BYTE, e, (byte) 1);
     }
 
@@ -170,8 +195,8 @@ public final class InflightSplitQueue {
      */
     public void addToBatch(int head) {
         long e = entry(head);
-        region.set(U16, e + 6, region.get(U16, 12));
-        region.set(U16, 12, (short) head);
+        region.set(U16, e + D_NEXT, region.get(U16, H_LAST_BATCH_HEAD));
+        region.set(U16, H_LAST_BATCH_HEAD, (short) head);
     }
 
     /**
@@ -184,7 +209,7 @@ public final class InflightSplitQueue {
      */
     public void commitBatch(int batchSize, int usedIdx) throws GuestMemoryException {
         clearBatch(batchSize);
-        region.set(U16, 14, (short) usedIdx);
+        region.set(U16, H_USED_IDX, (short) usedIdx);
     }
 
     private void clearBatch(int batchSize) throws GuestMemoryException {
@@ -196,7 +221,7 @@ public final class InflightSplitQueue {
             }
             long e = entry(head);
             region.set(ValueLayout.JAVA_BYTE, e, (byte) 0);
-            head = Short.toUnsignedInt(region.get(U16, e + 6));
+            head = Short.toUnsignedInt(region.get(U16, e + D_NEXT));
         }
     }
 
@@ -209,7 +234,7 @@ public final class InflightSplitQueue {
      * @throws GuestMemoryException if the region does not match the queue size or holds inconsistent data
      */
     public int[] recover(int ringUsedIdx) throws GuestMemoryException {
-        int descNum = Short.toUnsignedInt(region.get(U16, 10));
+        int descNum = Short.toUnsignedInt(region.get(U16, H_DESC_NUM));
         if (descNum != queueSize) {
             throw new GuestMemoryException("inflight region desc_num " + descNum + " does not match queue size "
                     + queueSize + "; region rejected");

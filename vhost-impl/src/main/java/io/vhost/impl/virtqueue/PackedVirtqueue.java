@@ -14,7 +14,10 @@ import io.vhost.api.device.DescriptorChain;
 import io.vhost.api.device.Virtqueue;
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.InflightPackedQueue;
+import io.vhost.impl.memory.InflightPackedQueue.SavedDescriptor;
 import io.vhost.impl.memory.MemoryTable;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 
@@ -33,8 +36,13 @@ import java.lang.invoke.VarHandle;
  * honoured (the spec reserves the others), so nested indirection is impossible by construction.
  *
  * <p>Dirty logging marks used descriptor writes at the descriptor ring's guest-physical address and device-area
- * writes at its guest-physical address. Inflight tracking for packed rings ({@code DescStatePacked}) is not
- * implemented. Not thread-safe: one worker per queue.
+ * writes at its guest-physical address.
+ *
+ * <p>Inflight I/O tracking ({@link #attachInflight}, {@code DescStatePacked}): each popped chain's descriptors are
+ * saved in the inflight region after the chain is validated; a used chain is linked back to the region's free list
+ * and the used index advanced before its used descriptor's flags are written, and the update is committed after. On
+ * reconnect the ring resumes where the region says, whatever {@code SET_VRING_BASE} said. Not thread-safe: one
+ * worker per queue.
  */
 public final class PackedVirtqueue implements Virtqueue {
 
@@ -76,6 +84,19 @@ public final class PackedVirtqueue implements Virtqueue {
     private boolean signalledWrap;
     private boolean signalledValid;
     private final RingFault fault;
+    /** Ring slots of chains popped and not yet used; at most the queue size. */
+    private int outstandingSlots;
+
+    private InflightPackedQueue inflight;
+    private long inflightCounter;
+    private int[] resubmit = new int[0];
+    private int resubmitNext;
+    /** The attached inflight region came from a previous back-end and set the ring's position. */
+    private boolean inflightRecovered;
+    /** The descriptors of the chain being popped, saved into the inflight region once it is valid. */
+    private long[] fetchedAddr = new long[0];
+    private long[] fetchedLen = new long[0];
+    private int[] fetchedIdFlags = new int[0];
 
     /**
      * Creates an unconfigured queue.
@@ -147,6 +168,7 @@ public final class PackedVirtqueue implements Virtqueue {
         nextUsed = used;
         usedWrap = (num & 0x8000_0000) != 0;
         signalledValid = false;
+        outstandingSlots = 0;
     }
 
     /**
@@ -226,6 +248,16 @@ public final class PackedVirtqueue implements Virtqueue {
     }
 
     /**
+     * Tells whether the last {@link #attachInflight} recovered a region a previous back-end used: the ring's position
+     * then came from that region, not from {@code SET_VRING_BASE}.
+     *
+     * @return {@code true} if the position was recovered
+     */
+    public boolean inflightRecovered() {
+        return inflightRecovered;
+    }
+
+    /**
      * Tells whether the ring was broken by malformed guest data.
      *
      * @return {@code true} if broken
@@ -245,6 +277,17 @@ public final class PackedVirtqueue implements Virtqueue {
         return fault.record(e);
     }
 
+    /**
+     * Breaks the ring from outside (the daemon could not start it, e.g. its inflight region does not fit); the
+     * first cause is kept and later calls fail fast with it.
+     *
+     * @param cause what went wrong
+     * @return {@code cause}, for throwing
+     */
+    public GuestMemoryException markBroken(GuestMemoryException cause) {
+        return fault.record(cause);
+    }
+
     private GuestMemoryException unmapped(IllegalStateException e) {
         return fault.unmapped(e);
     }
@@ -261,7 +304,19 @@ public final class PackedVirtqueue implements Virtqueue {
 
     @Override
     public RingChain pop() throws GuestMemoryException {
+        RingChain chain = fetch();
+        if (chain != null) {
+            track(chain);
+        }
+        return chain;
+    }
+
+    /** Pops the next chain (a resubmitted one first) without recording it in the inflight region. */
+    RingChain fetch() throws GuestMemoryException {
         checkUsable();
+        if (resubmitNext < resubmit.length) {
+            return resubmitted(resubmit[resubmitNext++]);
+        }
         try {
             if (!isAvailable(flagsAcquire(nextAvail), availWrap)) {
                 return null;
@@ -282,6 +337,11 @@ public final class PackedVirtqueue implements Virtqueue {
                 long addr = desc.get(U64, off);
                 long len = Integer.toUnsignedLong(desc.get(U32, off + 8));
                 int id = Short.toUnsignedInt(desc.get(U16, off + 12));
+                if (inflight != null) {
+                    fetchedAddr[count] = addr;
+                    fetchedLen[count] = len;
+                    fetchedIdFlags[count] = id << 16 | flags;
+                }
                 count++;
                 index++;
                 if (index == size) {
@@ -310,10 +370,148 @@ public final class PackedVirtqueue implements Virtqueue {
         }
     }
 
-    private RingChain finish(int id, int count, int index, boolean wrap) {
+    private RingChain finish(int id, int count, int index, boolean wrap) throws GuestMemoryException {
+        if (outstandingSlots + count > size) {
+            throw broken(builder.error("the driver made " + (outstandingSlots + count) + " descriptors available"
+                    + " before the device returned them, more than the queue size " + size));
+        }
         nextAvail = index;
         availWrap = wrap;
+        outstandingSlots += count;
         return builder.build(this, id, log, count);
+    }
+
+    /**
+     * Records a chain just fetched from the descriptor ring in the inflight region (spec: "When receiving available
+     * buffers"), descriptor by descriptor; a no-op without a region or for a resubmitted chain.
+     */
+    void track(RingChain chain) throws GuestMemoryException {
+        InflightPackedQueue region = inflight;
+        if (region == null || chain.inflightEntry() >= 0) {
+            return;
+        }
+        int n = chain.descriptorCount();
+        long counter = inflightCounter++;
+        int entry = -1;
+        try {
+            for (int i = 0; i < n; i++) {
+                int idFlags = fetchedIdFlags[i];
+                entry = region.recordDescriptor(i == 0, i == n - 1, fetchedAddr[i], fetchedLen[i], idFlags >>> 16,
+                        idFlags & 0xffff, counter);
+            }
+        } catch (IllegalStateException e) {
+            throw broken(new GuestMemoryException("queue " + queueIndex + ": the inflight region is no longer mapped",
+                    e));
+        } catch (GuestMemoryException e) {
+            throw broken(e);
+        }
+        chain.inflightEntry(entry);
+    }
+
+    /** Rebuilds an inflight chain of a previous back-end from the descriptors its region entries saved. */
+    private RingChain resubmitted(int headEntry) throws GuestMemoryException {
+        SavedDescriptor[] saved;
+        try {
+            saved = inflight.savedChain(headEntry);
+        } catch (GuestMemoryException e) {
+            throw broken(e);
+        }
+        int num = saved.length;
+        builder.start(table, headEntry);
+        for (int i = 0; i < num; i++) {
+            SavedDescriptor d = saved[i];
+            boolean more = (d.flags() & DESC_F_NEXT) != 0;
+            if (more != (i + 1 < num)) {
+                throw broken(builder.error("inflight entry " + headEntry + " saved " + num + " descriptors but"
+                        + " descriptor " + i + (more ? " has" : " lacks") + " the NEXT flag"));
+            }
+            if ((d.flags() & DESC_F_INDIRECT) != 0) {
+                if (num != 1) {
+                    throw broken(builder.error("saved indirect descriptor " + i + " is part of a chain"));
+                }
+                readIndirect(d.addr(), d.len());
+            } else {
+                try {
+                    builder.add(d.addr(), d.len(), (d.flags() & DESC_F_WRITE) != 0, i);
+                } catch (GuestMemoryException e) {
+                    throw broken(e);
+                }
+            }
+        }
+        RingChain chain = builder.build(this, saved[num - 1].id(), log, num);
+        chain.inflightEntry(headEntry);
+        return chain;
+    }
+
+    /**
+     * Attaches the queue's inflight region ({@code SET_INFLIGHT_FD}). A fresh region is initialised at the ring's
+     * current used position. A region a previous back-end used is recovered: an interrupted used update is committed
+     * if its descriptor reached the ring (the slot at {@code old_used_idx} no longer shows the driver's available
+     * flags for {@code old_used_wrap_counter}) or rolled back otherwise; then the used position comes from the
+     * region, the avail position is the used position plus the descriptors of the inflight chains, and
+     * {@link #pop()} returns those chains first, in fetch order, rebuilt from the descriptors the region saved.
+     * Call after {@link #configure} and {@link #setBase}.
+     *
+     * @param region the queue's inflight region, or {@code null} to detach
+     * @throws GuestMemoryException if the region is inconsistent; the ring is then broken
+     */
+    public void attachInflight(InflightPackedQueue region) throws GuestMemoryException {
+        this.inflight = region;
+        this.resubmit = new int[0];
+        this.resubmitNext = 0;
+        this.inflightRecovered = false;
+        if (region == null) {
+            return;
+        }
+        if (desc == null) {
+            throw new IllegalStateException("queue " + queueIndex + " has no ring addresses (SET_VRING_ADDR missing)");
+        }
+        if (fetchedAddr.length < size) {
+            fetchedAddr = new long[size];
+            fetchedLen = new long[size];
+            fetchedIdFlags = new int[size];
+        }
+        try {
+            if (!region.isInitialized()) {
+                region.initialize(nextUsed, usedWrap);
+                inflightCounter = 0;
+                return;
+            }
+            int oldUsed = region.oldUsedIndex();
+            if (oldUsed >= size) {
+                throw new GuestMemoryException("packed inflight region old_used_idx " + oldUsed + " >= queue size "
+                        + size);
+            }
+            boolean written = !isAvailable(flagsAcquire(oldUsed), region.oldUsedWrap());
+            int[] heads = region.recover(written);
+            inflightRecovered = true;
+            int slots = region.inflightSlots(heads);
+            int frontEndBase = base();
+            nextUsed = region.usedIndex();
+            usedWrap = region.usedWrap();
+            nextAvail = nextUsed + slots;
+            availWrap = usedWrap;
+            if (nextAvail >= size) {
+                nextAvail -= size;
+                availWrap = !availWrap;
+            }
+            outstandingSlots = slots;
+            inflightCounter = region.nextCounter();
+            resubmit = heads;
+            signalledValid = false;
+            if (base() != frontEndBase) {
+                LOG.log(Level.DEBUG, "queue {0}: packed ring resumes at avail {1} used {2} (inflight region, {3}"
+                        + " inflight descriptors) instead of the front-end''s base {4}", queueIndex,
+                        hex(availPosition()), hex(usedPosition()), slots, hex(Integer.toUnsignedLong(frontEndBase)));
+            }
+            if (heads.length > 0) {
+                LOG.log(Level.DEBUG, "queue {0}: {1} inflight descriptors to resubmit", queueIndex, heads.length);
+            }
+        } catch (GuestMemoryException e) {
+            throw broken(new GuestMemoryException("queue " + queueIndex + ": " + e.getMessage(), e));
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
     }
 
     private void readIndirect(long addr, long len) throws GuestMemoryException {
@@ -354,11 +552,31 @@ public final class PackedVirtqueue implements Virtqueue {
                     + " exceeds its " + chain.writableBytes() + " writable bytes");
         }
         checkUsable();
+        beginUsed(c);
+        writeUsed(c, writtenBytes);
+        commitUsed(c);
+    }
+
+    /** Used update, step 1: the inflight region takes the chain's entries back and advances its used index. */
+    void beginUsed(RingChain c) throws GuestMemoryException {
+        if (inflight != null && c.inflightEntry() >= 0) {
+            try {
+                inflight.beginUsed(c.inflightEntry());
+            } catch (GuestMemoryException e) {
+                throw broken(e);
+            } catch (IllegalStateException e) {
+                throw unmapped(e);
+            }
+        }
+    }
+
+    /** Used update, step 2: the used descriptor, flags last; the guest may see it from here on. */
+    void writeUsed(RingChain c, long writtenBytes) throws GuestMemoryException {
         long off = DESC_BYTES * nextUsed;
         int flags = (usedWrap ? F_AVAIL | F_USED : 0) | (writtenBytes > 0 ? DESC_F_WRITE : 0);
         try {
             desc.set(U32, off + 8, (int) writtenBytes);
-            desc.set(U16, off + 12, (short) chain.headIndex());
+            desc.set(U16, off + 12, (short) c.headIndex());
             IDX.setRelease(desc, off + 14, (short) flags); // id and len first, then the flags that publish them
             DirtyLogHolder l = log;
             if (l != null) {
@@ -371,6 +589,18 @@ public final class PackedVirtqueue implements Virtqueue {
         if (nextUsed >= size) {
             nextUsed -= size;
             usedWrap = !usedWrap;
+        }
+        outstandingSlots = Math.max(0, outstandingSlots - c.descriptorCount());
+    }
+
+    /** Used update, step 3: the inflight region clears the chain's inflight mark and commits the update. */
+    void commitUsed(RingChain c) throws GuestMemoryException {
+        if (inflight != null && c.inflightEntry() >= 0) {
+            try {
+                inflight.commitUsed(c.inflightEntry());
+            } catch (IllegalStateException e) {
+                throw unmapped(e);
+            }
         }
     }
 
@@ -430,7 +660,7 @@ public final class PackedVirtqueue implements Virtqueue {
         }
         try {
             VarHandle.fullFence();
-            return isAvailable(flagsAcquire(nextAvail), availWrap);
+            return resubmitNext < resubmit.length || isAvailable(flagsAcquire(nextAvail), availWrap);
         } catch (IllegalStateException e) {
             throw unmapped(e);
         }

@@ -27,6 +27,8 @@ public final class RingChain implements DescriptorChain {
     private final long readableBytes;
     private final long writableBytes;
     private final DirtyLogHolder log;
+    /** Packed rings with inflight tracking: the chain's head entry in the inflight region; -1 = not tracked. */
+    private int inflightEntry = -1;
 
     RingChain(Virtqueue queue, MemoryTable table, int head, long[] pieces, int readablePieces,
               int totalPieces, long readableBytes, long writableBytes, DirtyLogHolder log, int descriptorCount) {
@@ -44,6 +46,14 @@ public final class RingChain implements DescriptorChain {
 
     Virtqueue queue() {
         return queue;
+    }
+
+    int inflightEntry() {
+        return inflightEntry;
+    }
+
+    void inflightEntry(int entry) {
+        this.inflightEntry = entry;
     }
 
     /** Ring slots the chain occupied (packed rings skip this many when returning it); 1 for an indirect chain. */

@@ -67,6 +67,8 @@ public final class SplitVirtqueue implements Virtqueue {
     private long inflightCounter;
     private int[] resubmit = new int[0];
     private int resubmitNext;
+    /** The attached inflight region came from a previous back-end and set the ring's position. */
+    private boolean inflightRecovered;
 
     private int lastAvail;
     private int usedIdx;
@@ -240,17 +242,27 @@ public final class SplitVirtqueue implements Virtqueue {
         this.inflight = region;
         this.resubmit = new int[0];
         this.resubmitNext = 0;
+        this.inflightRecovered = false;
         if (region == null) {
             return;
         }
-        if (!region.isInitialized()) {
-            region.initialize();
-            region.commitBatch(0, usedIdx);
-            inflightCounter = 0;
-            return;
+        try {
+            if (!region.isInitialized()) {
+                region.initialize();
+                region.commitBatch(0, usedIdx);
+                inflightCounter = 0;
+                return;
+            }
+            resubmit = region.recover(usedIdx);
+            inflightRecovered = true;
+            inflightCounter = region.nextCounter();
+        } catch (GuestMemoryException e) {
+            this.inflight = null;
+            throw broken(new GuestMemoryException("queue " + queueIndex + ": " + e.getMessage(), e));
+        } catch (IllegalStateException e) {
+            this.inflight = null;
+            throw unmapped(e);
         }
-        resubmit = region.recover(usedIdx);
-        inflightCounter = region.nextCounter();
         // The previous back-end consumed exactly used idx + inflight avail entries (it marked heads in pop order and
         // cleared them only after publishing). The front-end's SET_VRING_BASE cannot be trusted here: after a
         // crash QEMU's GET_VRING_BASE fails ("vhost VQ 0 ring restore failed") and it restores last_avail_idx to
@@ -266,6 +278,16 @@ public final class SplitVirtqueue implements Virtqueue {
         if (resubmit.length > 0) {
             LOG.log(Level.DEBUG, "queue {0}: {1} inflight descriptors to resubmit", queueIndex, resubmit.length);
         }
+    }
+
+    /**
+     * Tells whether the last {@link #attachInflight} recovered a region a previous back-end used: the ring's position
+     * then came from that region, not from {@code SET_VRING_BASE}.
+     *
+     * @return {@code true} if the position was recovered
+     */
+    public boolean inflightRecovered() {
+        return inflightRecovered;
     }
 
     /**
@@ -286,6 +308,17 @@ public final class SplitVirtqueue implements Virtqueue {
 
     private GuestMemoryException broken(GuestMemoryException e) {
         return fault.record(e);
+    }
+
+    /**
+     * Breaks the ring from outside (the daemon could not start it, e.g. its inflight region does not fit); the
+     * first cause is kept and later calls fail fast with it.
+     *
+     * @param cause what went wrong
+     * @return {@code cause}, for throwing
+     */
+    public GuestMemoryException markBroken(GuestMemoryException cause) {
+        return fault.record(cause);
     }
 
     private GuestMemoryException unmapped(IllegalStateException e) {

@@ -2,8 +2,8 @@
  * Virtqueues in guest memory: the device side of split rings ({@link io.vhost.impl.virtqueue.SplitVirtqueue}:
  * chain walking with loop and bounds detection, indirect tables, used-ring publication, notification suppression
  * with {@code VIRTIO_F_EVENT_IDX} and {@code NOTIFY_ON_EMPTY}, dirty logging and inflight tracking hooks), the device
- * side of packed rings ({@link io.vhost.impl.virtqueue.PackedVirtqueue}: wrap counters and event suppression areas;
- * no inflight tracking yet), the chains both return ({@link io.vhost.impl.virtqueue.RingChain}) and a split-ring
+ * side of packed rings ({@link io.vhost.impl.virtqueue.PackedVirtqueue}: wrap counters, event suppression areas
+ * and inflight tracking with crash recovery), the chains both return ({@link io.vhost.impl.virtqueue.RingChain}) and a split-ring
  * driver side ({@link io.vhost.impl.virtqueue.DriverRing}) for front-end tests and benchmarks.
  *
  * <p>Memory barriers follow the virtio spec: the available index is read with acquire semantics before ring entries
