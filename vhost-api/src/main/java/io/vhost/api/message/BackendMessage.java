@@ -83,7 +83,7 @@ public sealed interface BackendMessage extends AutoCloseable {
 
         @Override
         public List<Fd> fds() {
-            return fd.stream().toList();
+            return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
     }
 

@@ -248,7 +248,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
 
         @Override
         public List<Fd> fds() {
-            return fd.stream().toList();
+            return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
     }
 
@@ -272,7 +272,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
 
         @Override
         public List<Fd> fds() {
-            return fd.stream().toList();
+            return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
     }
 
@@ -296,7 +296,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
 
         @Override
         public List<Fd> fds() {
-            return fd.stream().toList();
+            return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
     }
 
@@ -693,7 +693,7 @@ public sealed interface FrontendMessage extends AutoCloseable {
 
         @Override
         public List<Fd> fds() {
-            return fd.stream().toList();
+            return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
     }
 

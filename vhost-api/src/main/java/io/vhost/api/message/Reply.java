@@ -63,7 +63,7 @@ public sealed interface Reply extends AutoCloseable {
 
         @Override
         public List<Fd> fds() {
-            return fd.stream().toList();
+            return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
     }
 

@@ -80,8 +80,8 @@ final class RequestEngine implements ChannelSender.Negotiated {
     private final TransportKind transport;
     private final int queueCount;
     private final int maxQueueSize;
-    private final ByteBuffer header = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES);
-    private final ByteBuffer payload = ByteBuffer.allocate(VhostUserCodec.MAX_PAYLOAD_BYTES);
+    private final ByteBuffer header = ByteBuffer.allocateDirect(VhostUserCodec.HEADER_BYTES);
+    private final ByteBuffer payload = ByteBuffer.allocateDirect(VhostUserCodec.MAX_PAYLOAD_BYTES);
     private final ByteBuffer out = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES);
     private final boolean[] enabled;
     private final boolean[] started;

@@ -76,30 +76,31 @@ public final class VhostUserCodec {
         if (src.remaining() < HDR_BYTES) {
             throw new ProtocolViolationException("short header: " + src.remaining() + " of " + HDR_BYTES + " bytes");
         }
-        ByteBuffer b = src.slice().order(NATIVE);
-        src.position(src.position() + HDR_BYTES);
-        long request = Integer.toUnsignedLong(b.getInt(HDR_REQUEST));
-        int flags = b.getInt(HDR_FLAGS);
-        long size = Integer.toUnsignedLong(b.getInt(HDR_SIZE));
-        String what = "request " + request;
+        int at = src.position();
+        boolean nativeOrder = src.order() == NATIVE;
+        long request = Integer.toUnsignedLong(int32(src, at + HDR_REQUEST, nativeOrder));
+        int flags = int32(src, at + HDR_FLAGS, nativeOrder);
+        long size = Integer.toUnsignedLong(int32(src, at + HDR_SIZE, nativeOrder));
+        src.position(at + HDR_BYTES);
         if ((flags & HeaderFlags.VERSION_MASK) != HeaderFlags.VERSION) {
-            throw new ProtocolViolationException(what + ": header version " + (flags & HeaderFlags.VERSION_MASK)
+            throw new ProtocolViolationException("request " + request + ": header version "
+                    + (flags & HeaderFlags.VERSION_MASK)
                     + " (flags 0x" + Integer.toHexString(flags) + ") is not 1");
         }
         if ((flags & ~HeaderFlags.KNOWN_MASK) != 0) {
-            throw new ProtocolViolationException(what + ": header flags 0x" + Integer.toHexString(flags)
-                    + " set reserved bits 0x" + Integer.toHexString(flags & ~HeaderFlags.KNOWN_MASK));
+            throw new ProtocolViolationException("request " + request + ": header flags 0x"
+                    + Integer.toHexString(flags) + " set reserved bits 0x" + Integer.toHexString(flags & ~HeaderFlags.KNOWN_MASK));
         }
         boolean reply = (flags & HeaderFlags.REPLY) != 0;
         if (expect == Expect.REQUEST && reply) {
-            throw new ProtocolViolationException(what + ": REPLY flag set on a request");
+            throw new ProtocolViolationException("request " + request + ": REPLY flag set on a request");
         }
         if (expect == Expect.REPLY && !reply) {
-            throw new ProtocolViolationException(what + ": REPLY flag missing on a reply");
+            throw new ProtocolViolationException("request " + request + ": REPLY flag missing on a reply");
         }
         if (size > MAX_PAYLOAD_BYTES) {
-            throw new ProtocolViolationException(what + ": payload size " + size + " exceeds the maximum "
-                    + MAX_PAYLOAD_BYTES);
+            throw new ProtocolViolationException("request " + request + ": payload size " + size
+                    + " exceeds the maximum " + MAX_PAYLOAD_BYTES);
         }
         return new Header(request, flags, size);
     }
@@ -320,6 +321,11 @@ public final class VhostUserCodec {
             throw new IllegalArgumentException("carried " + fdCount + " fds, expected " + rule.rule());
         }
         return payload.slice().order(NATIVE);
+    }
+
+    private static int int32(ByteBuffer src, int index, boolean nativeOrder) {
+        int v = src.getInt(index);
+        return nativeOrder ? v : Integer.reverseBytes(v);
     }
 
     private static String closedNote(List<Fd> fds) {

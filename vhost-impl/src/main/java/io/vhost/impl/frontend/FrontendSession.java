@@ -76,7 +76,7 @@ final class FrontendSession implements AutoCloseable {
     private final ByteBuffer directBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
             .order(ByteOrder.nativeOrder());
 
-    /** A request waiting for its reply. */
+    /** A request waiting for its reply; {@code reply} is {@code null} in direct mode (the caller reads it). */
     private record Pending(FrontendRequest request, CompletableFuture<Reply> reply) {
     }
 
@@ -141,7 +141,7 @@ final class FrontendSession implements AutoCloseable {
         sendBuffer.clear();
         List<Fd> fds = VhostUserCodec.encode(message, flags, sendBuffer, codecOptions.get());
         sendBuffer.flip();
-        Pending p = expectReply ? new Pending(request, new CompletableFuture<>()) : null;
+        Pending p = expectReply ? new Pending(request, direct ? null : new CompletableFuture<>()) : null;
         int bytes = sendBuffer.remaining();
         if (direct) {
             inCall.lock();
@@ -202,8 +202,7 @@ final class FrontendSession implements AutoCloseable {
             directBuffer.clear();
             fds = connection.receiveAtLeast(directBuffer, VhostUserCodec.HEADER_BYTES);
             directBuffer.flip();
-            receiveReply(directBuffer, fds);
-            return p.reply().getNow(null);
+            return decodeReply(p, directBuffer, fds);
         } catch (IOException | RuntimeException e) {
             closeAll(fds);
             VhostException first = failure.get();
@@ -347,7 +346,11 @@ final class FrontendSession implements AutoCloseable {
             }
             header.flip();
             try {
-                receiveReply(header, fds);
+                Pending p = pending.get();
+                Reply reply = decodeReply(p, header, fds);
+                if (!p.reply().complete(reply)) {
+                    reply.close(); // the waiter gave up (timeout) and broke the session already
+                }
             } catch (IOException e) {
                 closeAll(fds);
                 if (!closing) {
@@ -365,19 +368,21 @@ final class FrontendSession implements AutoCloseable {
     }
 
     /**
-     * Decodes and hands over one reply.
+     * Decodes one reply to the pending request, reading what is missing of its payload.
      *
+     * @param p the pending request, {@code null} if none
      * @param received the header, possibly followed by some or all of the payload (never more)
      * @param fds the descriptors that came with the header
+     * @return the reply, owned by the caller
+     * @throws ProtocolViolationException if there is no pending request or the reply does not fit it
+     * @throws IOException if reading the rest of the payload fails
      */
-    private void receiveReply(ByteBuffer received, List<Fd> fds) throws IOException {
-        Pending p = pending.get();
-        String context = name + ": " + (p == null ? "" : "reply to " + p.request().name() + ": ");
+    private Reply decodeReply(Pending p, ByteBuffer received, List<Fd> fds) throws IOException {
         Header header;
         try {
             header = VhostUserCodec.decodeHeader(received, Expect.REPLY);
         } catch (ProtocolViolationException e) {
-            throw new ProtocolViolationException(context + e.getMessage() + closedNote(fds) + "; disconnected");
+            throw new ProtocolViolationException(context(p) + e.getMessage() + closedNote(fds) + "; disconnected");
         }
         if (p == null) {
             throw new ProtocolViolationException(name + ": unsolicited message from the back-end (request code "
@@ -387,7 +392,7 @@ final class FrontendSession implements AutoCloseable {
         }
         FrontendRequest request = p.request();
         if (header.request() != request.id()) {
-            throw new ProtocolViolationException(context + "the reply carries request code " + header.request() + " ("
+            throw new ProtocolViolationException(context(p) + "the reply carries request code " + header.request() + " ("
                     + header.frontendRequest().map(Enum::name).orElse("unknown") + "), expected " + request.id()
                     + closedNote(fds) + "; disconnected");
         }
@@ -399,7 +404,7 @@ final class FrontendSession implements AutoCloseable {
         int size = (int) header.size();
         int early = received.remaining();
         if (early > size) {
-            throw new ProtocolViolationException(context + "the back-end sent " + (early - size) + " bytes after the "
+            throw new ProtocolViolationException(context(p) + "the back-end sent " + (early - size) + " bytes after the "
                     + size + "-byte reply, while it may only answer the request in flight" + closedNote(fds)
                     + "; disconnected");
         }
@@ -418,9 +423,11 @@ final class FrontendSession implements AutoCloseable {
             throw new ProtocolViolationException(name + ": " + e.getMessage() + "; disconnected");
         }
         lastReplyBytes = VhostUserCodec.HEADER_BYTES + header.size();
-        if (!p.reply().complete(reply)) {
-            reply.close(); // the waiter gave up (timeout) and broke the session already
-        }
+        return reply;
+    }
+
+    private String context(Pending p) {
+        return name + ": " + (p == null ? "" : "reply to " + p.request().name() + ": ");
     }
 
     private void fail(VhostException cause) {
@@ -429,7 +436,7 @@ final class FrontendSession implements AutoCloseable {
         }
         connection.shutdown();
         Pending p = pending.get();
-        if (p != null) {
+        if (p != null && p.reply() != null) {
             p.reply().completeExceptionally(cause);
         }
         if (!closing) {
@@ -469,7 +476,7 @@ final class FrontendSession implements AutoCloseable {
     void abort() {
         closing = true;
         Pending p = pending.get();
-        if (p != null) {
+        if (p != null && p.reply() != null) {
             p.reply().completeExceptionally(new PeerDisconnectedException(name + ": the front-end was closed while "
                     + p.request().name() + " waited for its reply", null, Recovery.FAIL));
         }

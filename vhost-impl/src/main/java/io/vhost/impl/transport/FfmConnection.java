@@ -20,7 +20,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * The FFM transport: a non-blocking socket, {@code sendmsg}/{@code recvmsg} with reusable native buffers, waiting on
@@ -40,7 +40,7 @@ final class FfmConnection implements Connection {
     private final MessageBuffers receiveBuffers = new MessageBuffers();
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ReentrantLock receiveLock = new ReentrantLock();
-    private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
+    private final StampedLock inUse = new StampedLock(); // no per-thread state, unlike ReentrantReadWriteLock
     private final int[] sendFds = new int[MAX_FDS];
     private MemorySegment sendStaging = MemorySegment.NULL;
     private MemorySegment receiveStaging = MemorySegment.NULL;
@@ -62,7 +62,7 @@ final class FfmConnection implements Connection {
     public void send(ByteBuffer message, List<? extends Fd> fds) throws IOException {
         Frames.checkFdCount(fds);
         sendLock.lock();
-        inUse.readLock().lock();
+        long useStamp = inUse.readLock();
         try {
             ensureOpen();
             int fdCount = fds.size();
@@ -98,7 +98,7 @@ final class FfmConnection implements Connection {
             Reference.reachabilityFence(message);
             message.position(message.limit());
         } finally {
-            inUse.readLock().unlock();
+            inUse.unlockRead(useStamp);
             sendLock.unlock();
         }
     }
@@ -121,7 +121,7 @@ final class FfmConnection implements Connection {
      */
     private List<Fd> receiveWithFds(ByteBuffer buffer, int min) throws IOException {
         receiveLock.lock();
-        inUse.readLock().lock();
+        long useStamp = inUse.readLock();
         try {
             ensureOpen();
             atBoundary = false;
@@ -136,7 +136,7 @@ final class FfmConnection implements Connection {
                     waited = true;
                 }
                 while (got < min) {
-                    long n = receiveBuffers.receive(fd, data.asSlice(got, wanted - got), 0);
+                    long n = receiveBuffers.receive(fd, got == 0 ? data : data.asSlice(got, wanted - got), 0);
                     if (n < 0) {
                         awaitReadable();
                         waited |= got == 0;
@@ -173,7 +173,7 @@ final class FfmConnection implements Connection {
             finish(buffer, data, got);
             return fds;
         } finally {
-            inUse.readLock().unlock();
+            inUse.unlockRead(useStamp);
             receiveLock.unlock();
         }
     }
@@ -185,7 +185,7 @@ final class FfmConnection implements Connection {
             return;
         }
         receiveLock.lock();
-        inUse.readLock().lock();
+        long useStamp = inUse.readLock();
         try {
             ensureOpen();
             MemorySegment data = target(payload, wanted);
@@ -216,7 +216,7 @@ final class FfmConnection implements Connection {
             }
             finish(payload, data, wanted);
         } finally {
-            inUse.readLock().unlock();
+            inUse.unlockRead(useStamp);
             receiveLock.unlock();
         }
     }
@@ -230,7 +230,7 @@ final class FfmConnection implements Connection {
     public void shutdown() {
         if (!shutDown) {
             shutDown = true;
-            inUse.readLock().lock();
+            long useStamp = inUse.readLock();
             try {
                 if (socket.isOpen()) {
                     Sockets.shutdown(fd, Sockets.SHUT_RDWR);
@@ -239,21 +239,21 @@ final class FfmConnection implements Connection {
                 System.getLogger(FfmConnection.class.getName()).log(System.Logger.Level.DEBUG,
                         description + ": shutdown: " + e.getMessage());
             } finally {
-                inUse.readLock().unlock();
+                inUse.unlockRead(useStamp);
             }
         }
     }
 
     @Override
     public int available() throws IOException {
-        inUse.readLock().lock();
+        long useStamp = inUse.readLock();
         try {
             ensureOpen();
             return Sockets.bytesAvailable(fd);
         } catch (NativeCallException e) {
             throw translate(e);
         } finally {
-            inUse.readLock().unlock();
+            inUse.unlockRead(useStamp);
         }
     }
 
@@ -268,7 +268,7 @@ final class FfmConnection implements Connection {
         if (timeoutNanos <= 0) {
             throw new IllegalArgumentException("timeout " + timeoutNanos + " ns must be positive");
         }
-        inUse.readLock().lock();
+        long useStamp = inUse.readLock();
         try {
             if (closed || shutDown) {
                 return true;
@@ -284,18 +284,18 @@ final class FfmConnection implements Connection {
         } catch (NativeCallException e) {
             throw translate(e);
         } finally {
-            inUse.readLock().unlock();
+            inUse.unlockRead(useStamp);
         }
     }
 
     @Override
     public PeerCredentials peerCredentials() throws IOException {
-        inUse.readLock().lock();
+        long useStamp = inUse.readLock();
         try {
             ensureOpen();
             return Sockets.peerCredentials(fd);
         } finally {
-            inUse.readLock().unlock();
+            inUse.unlockRead(useStamp);
         }
     }
 
@@ -316,7 +316,7 @@ final class FfmConnection implements Connection {
         }
         shutdown();
         closed = true;
-        inUse.writeLock().lock();
+        long closeStamp = inUse.writeLock();
         try {
             if (socket.isOpen()) {
                 synchronized (this) {
@@ -329,7 +329,7 @@ final class FfmConnection implements Connection {
                 receiveBuffers.close();
             }
         } finally {
-            inUse.writeLock().unlock();
+            inUse.unlockWrite(closeStamp);
         }
     }
 

@@ -127,6 +127,26 @@ class FrontendRawBackendTest {
     }
 
     @Test
+    void bytesAfterTheReplyInTheSameWriteAreProtocolViolation() throws Exception {
+        try (RawBackend b = RawBackend.listen(dir.resolve("extra.sock"))) {
+            CompletableFuture<Void> peer = script(b, bk -> {
+                bk.expect(GET_FEATURES);
+                java.nio.ByteBuffer reply = java.nio.ByteBuffer.allocate(12 + 8 + 5)
+                        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                reply.putInt(GET_FEATURES).putInt(RawBackend.VERSION | 0x4).putInt(8).putLong(OFFERED);
+                bk.sendRaw(reply.array()); // a correct reply followed by 5 bytes nobody asked for, in one write
+            });
+            try (VhostUserFrontend fe = VhostUserFrontends.connect(b.path(), quick())) {
+                ProtocolViolationException e = assertThrows(ProtocolViolationException.class, fe::getFeatures);
+                assertTrue(e.getMessage().contains("reply to GET_FEATURES: the back-end sent 5 bytes after the 8-byte"
+                        + " reply"), e.getMessage());
+                assertFalse(fe.isConnected());
+                peer.get(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
     void wrongReplyCodeIsProtocolViolationAndBreaksTheSession() throws Exception {
         try (RawBackend b = RawBackend.listen(dir.resolve("code.sock"))) {
             CompletableFuture<Void> peer = script(b, bk -> {
