@@ -320,7 +320,7 @@ public final class VhostUserCodec {
         if (fdCount < rule.min() || fdCount > rule.max()) {
             throw new IllegalArgumentException("carried " + fdCount + " fds, expected " + rule.rule());
         }
-        return payload.slice().order(NATIVE);
+        return payload.position() == 0 && payload.order() == NATIVE ? payload : payload.slice().order(NATIVE);
     }
 
     private static int int32(ByteBuffer src, int index, boolean nativeOrder) {
