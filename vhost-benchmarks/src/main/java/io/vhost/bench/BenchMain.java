@@ -116,8 +116,8 @@ public final class BenchMain {
         Mode[] rtModes = wide ? new Mode[] {Mode.Throughput, Mode.SampleTime} : new Mode[] {Mode.SampleTime};
         for (String caller : callers) {
             if (wanted("control")) { // and the bare caller
-                jmh("control", caller, "ControlPlaneBench\\.(getFeatures|setVringNumAck|setVringKickAck|setMemTableAck)$",
-                        rtModes, b -> b.param("transport", transports));
+                jmh("control", caller, "ControlPlaneBench\\.(getFeatures|setVringNumAck|setVringKickAck(NoReplay)?"
+                        + "|setMemTableAck(NoReplay)?)$", rtModes, b -> b.param("transport", transports));
                 // junixsocket refuses reads on virtual threads, and the bare caller reads on the caller's thread
                 String[] bare = caller.equals("VIRTUAL") ? new String[] {"FFM"} : transports;
                 jmh("bare", caller, "ControlPlaneBench\\.getFeaturesBareCaller$", rtModes,
@@ -166,7 +166,7 @@ public final class BenchMain {
                     .timeUnit(TimeUnit.MICROSECONDS)
                     .forks(1)
                     .warmupIterations(1)
-                    .warmupTime(TimeValue.milliseconds(full ? 1000 : 500))
+                    .warmupTime(TimeValue.milliseconds(1000))
                     .measurementIterations(1)
                     .measurementTime(TimeValue.milliseconds(full ? 1500 : 1000))
                     .timeout(TimeValue.seconds(30))

@@ -5,6 +5,7 @@ import io.vhost.api.error.VhostException;
 import io.vhost.api.feature.FeatureSet;
 import io.vhost.api.frontend.SharedRegion;
 import io.vhost.api.frontend.VhostUserFrontend;
+import io.vhost.impl.frontend.FrontendOptions;
 import io.vhost.impl.frontend.VmmMemory;
 import io.vhost.impl.sys.EventFds;
 import io.vhost.impl.transport.TransportKind;
@@ -67,6 +68,8 @@ public class ControlPlaneBench {
     private Loopback acked;
     private VhostUserFrontend plainFrontend;
     private VhostUserFrontend ackedFrontend;
+    private Loopback lean;
+    private VhostUserFrontend leanFrontend;
     private Fd kick;
     private VmmMemory memory;
     private List<SharedRegion> regions;
@@ -83,6 +86,8 @@ public class ControlPlaneBench {
         plainFrontend = plain.negotiate(false);
         acked = Loopback.start(kind, ctx -> new NullBackend());
         ackedFrontend = acked.negotiate(true);
+        lean = Loopback.start(kind, ctx -> new NullBackend(), FrontendOptions.defaults().withReplaySetup(false));
+        leanFrontend = lean.negotiate(true);
         raw = Loopback.startRaw(kind, ctx -> new NullBackend());
         rawRequest.putInt(0, GET_FEATURES).putInt(4, VERSION_1_FLAGS).putInt(8, 0);
         kick = EventFds.create(EventFds.EFD_CLOEXEC, "benchmark kick eventfd");
@@ -97,7 +102,7 @@ public class ControlPlaneBench {
     /** Closes both sessions, the eventfd and the guest memory. */
     @TearDown(Level.Trial)
     public void tearDown() {
-        try (Loopback p = plain; Loopback a = acked; Loopback.Raw r = raw; Fd k = kick; VmmMemory m = memory) {
+        try (Loopback p = plain; Loopback a = acked; Loopback l = lean; Loopback.Raw r = raw; Fd k = kick; VmmMemory m = memory) {
             // closed in reverse order by try-with-resources
         }
     }
@@ -164,6 +169,28 @@ public class ControlPlaneBench {
     @Benchmark
     public void setMemTableAck() throws VhostException {
         ackedFrontend.setMemTable(regions);
+    }
+
+    /**
+     * {@link #setVringKickAck} on a front-end that keeps no set-up record ({@code FrontendOptions.replaySetup} false, as
+     * a VMM that re-sends its own set-up after a reconnect uses it): no {@code dup} of the fd, no {@code close} of the
+     * previous copy. The Rust crate keeps no record either.
+     *
+     * @throws VhostException if the back-end fails
+     */
+    @Benchmark
+    public void setVringKickAckNoReplay() throws VhostException {
+        leanFrontend.setVringKick(0, Optional.of(kick));
+    }
+
+    /**
+     * {@link #setMemTableAck} on a front-end that keeps no set-up record (no 8 {@code dup} and 8 {@code close}).
+     *
+     * @throws VhostException if the back-end fails
+     */
+    @Benchmark
+    public void setMemTableAckNoReplay() throws VhostException {
+        leanFrontend.setMemTable(regions);
     }
 
     /**

@@ -57,6 +57,20 @@ final class Loopback implements AutoCloseable {
      */
     static Loopback start(TransportKind transport, Function<SessionContext, ? extends BackendHandler> devices)
             throws IOException {
+        return start(transport, devices, FrontendOptions.defaults());
+    }
+
+    /**
+     * As {@link #start(TransportKind, Function)}, with front-end options (connect and reply timeouts are set here).
+     *
+     * @param transport the transport of both ends
+     * @param devices the back-end's handler factory
+     * @param options the front-end's options
+     * @return the connected pair
+     * @throws IOException if binding, connecting or accepting fails within 10 seconds
+     */
+    static Loopback start(TransportKind transport, Function<SessionContext, ? extends BackendHandler> devices,
+            FrontendOptions options) throws IOException {
         System.setProperty(TransportKind.PROPERTY, transport.name());
         Path dir = Files.createTempDirectory("vhost-bench");
         Path socket = dir.resolve("backend.sock");
@@ -74,7 +88,7 @@ final class Loopback implements AutoCloseable {
                     throw new UncheckedIOException(e);
                 }
             }, r -> Thread.ofPlatform().daemon().name("bench-accept").start(r));
-            frontend = VhostUserFrontends.connect(socket, FrontendOptions.defaults()
+            frontend = VhostUserFrontends.connect(socket, options
                     .withConnectTimeout(Duration.ofSeconds(10)).withReplyTimeout(Duration.ofSeconds(30)));
             session = accepted.get(10, TimeUnit.SECONDS);
             Loopback pair = new Loopback(dir, server, session, frontend);

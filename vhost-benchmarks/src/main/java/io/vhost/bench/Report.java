@@ -36,6 +36,10 @@ public final class Report {
         {"setVringNumAck", "set_vring_num_ack", "rt", "0", "SET_VRING_NUM + REPLY_ACK"},
         {"setVringKickAck", "set_vring_kick_ack", "rt", "1", "SET_VRING_KICK (1 fd) + REPLY_ACK"},
         {"setMemTableAck", "set_mem_table_ack", "rt", "1", "SET_MEM_TABLE (8 regions, 8 fds) + REPLY_ACK"},
+        {"setVringKickAckNoReplay", "set_vring_kick_ack", "rt", "1",
+            "SET_VRING_KICK (1 fd) + REPLY_ACK, front-end without set-up record (no fd copy; as the Rust crate)"},
+        {"setMemTableAckNoReplay", "set_mem_table_ack", "rt", "1",
+            "SET_MEM_TABLE (8 fds) + REPLY_ACK, front-end without set-up record (no fd copies; as the Rust crate)"},
         {"setVringNumOneway", "set_vring_num_oneway", "oneway", "0", "SET_VRING_NUM one-way, pipelined"},
     };
     private static final String[][] CALLERS = {
@@ -111,7 +115,7 @@ public final class Report {
                     && op[2].equals(r.get("bench")) && op[3].equals(r.get("fds")));
             Map<String, String> rustOld = rust(regime, op[1], "v0.10.0");
             Map<String, String> rustHead = rust(regime, op[1], "HEAD");
-            md.append("| ").append(op[4]).append(floor != null && op[0].equals("setMemTableAck") ? " ¹" : "")
+            md.append("| ").append(op[4]).append(floor != null && op[0].startsWith("setMemTableAck") ? " ¹" : "")
                     .append(" | ").append(cell(floor, oneway)).append(" | ").append(cell(rustOld, oneway))
                     .append(" | ").append(cell(rustHead, oneway)).append(" |");
             Figure ref = null;

@@ -48,11 +48,12 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
     private static final int MAX_INTEGRAL_QUEUE = 255; // vring fd u64 keeps the index in bits 0-7
 
     private final Negotiation negotiation = new Negotiation();
-    private final SetupRecord record = new SetupRecord();
+    private final SetupRecord record;
     private final BackendLink link;
     private final RequestEngine engine;
 
     private DefaultVhostUserFrontend(Path path, FrontendOptions options, boolean server) throws VhostException {
+        this.record = new SetupRecord(options.replaySetup());
         this.link = server ? BackendLink.server(path, options, this, negotiation::codecOptions)
                 : BackendLink.client(path, options, this, negotiation::codecOptions);
         this.engine = new RequestEngine(link, negotiation);

@@ -19,9 +19,13 @@ import java.util.Objects;
  *     either to the reconnect listeners; {@code false}: the monitor only bounds reply waits and a lost back-end is
  *     noticed by the next request. Either way, with the FFM transport the calling thread reads its own reply (no
  *     thread hand-off); with junixsocket a reader thread receives replies
+ * @param replaySetup {@code true} (default): the front-end records what it sent, with a duplicate of every fd, and
+ *     {@link io.vhost.api.frontend.VhostUserFrontend#reconnect()} sends it all again to the new back-end; {@code false}:
+ *     nothing is recorded (no fd duplicates, no {@code dup}/{@code close} per fd-carrying request) and after a
+ *     reconnect the caller sends its set-up again itself, as QEMU does
  */
 public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, MetricsFactory metrics,
-        boolean idleMonitor) {
+        boolean idleMonitor, boolean replaySetup) {
 
     /** Checks the values. */
     public FrontendOptions {
@@ -43,7 +47,7 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Me
      */
     public static FrontendOptions defaults() {
         return new FrontendOptions(Duration.ofSeconds(10), Duration.ofSeconds(30), MetricsFactory.NONE,
-                true);
+                true, true);
     }
 
     /**
@@ -53,7 +57,7 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Me
      * @return the new options
      */
     public FrontendOptions withConnectTimeout(Duration timeout) {
-        return new FrontendOptions(timeout, replyTimeout, metrics, idleMonitor);
+        return new FrontendOptions(timeout, replyTimeout, metrics, idleMonitor, replaySetup);
     }
 
     /**
@@ -63,7 +67,7 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Me
      * @return the new options
      */
     public FrontendOptions withReplyTimeout(Duration timeout) {
-        return new FrontendOptions(connectTimeout, timeout, metrics, idleMonitor);
+        return new FrontendOptions(connectTimeout, timeout, metrics, idleMonitor, replaySetup);
     }
 
     /**
@@ -73,7 +77,7 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Me
      * @return the new options
      */
     public FrontendOptions withMetrics(MetricsFactory listener) {
-        return new FrontendOptions(connectTimeout, replyTimeout, listener, idleMonitor);
+        return new FrontendOptions(connectTimeout, replyTimeout, listener, idleMonitor, replaySetup);
     }
 
     /**
@@ -83,6 +87,16 @@ public record FrontendOptions(Duration connectTimeout, Duration replyTimeout, Me
      * @return the new options
      */
     public FrontendOptions withIdleMonitor(boolean monitor) {
-        return new FrontendOptions(connectTimeout, replyTimeout, metrics, monitor);
+        return new FrontendOptions(connectTimeout, replyTimeout, metrics, monitor, replaySetup);
+    }
+
+    /**
+     * Returns a copy with set-up recording and replay on or off (see {@link #replaySetup()}).
+     *
+     * @param replay {@code false} to keep no record and re-send the set-up yourself after a reconnect
+     * @return the new options
+     */
+    public FrontendOptions withReplaySetup(boolean replay) {
+        return new FrontendOptions(connectTimeout, replyTimeout, metrics, idleMonitor, replay);
     }
 }

@@ -29,7 +29,8 @@ import java.util.TreeMap;
  * What the front-end sent that a new back-end needs again after a reconnect, with duplicates of every fd (the
  * caller's fds stay the caller's). Replacing a value duplicates the new fds before closing the old ones, so a replay
  * that records what it replays never closes what it is about to send; {@link #replay} sends it all again after a
- * reconnect. Guarded by the front-end's request lock.
+ * reconnect. Guarded by the front-end's request lock. When off ({@link FrontendOptions#replaySetup()} false) it keeps
+ * no fds and replays nothing.
  */
 final class SetupRecord implements AutoCloseable {
 
@@ -61,6 +62,16 @@ final class SetupRecord implements AutoCloseable {
     Fd logFd;
     Integer status;
     final TreeMap<Integer, Vring> vrings = new TreeMap<>();
+    private final boolean enabled;
+
+    /**
+     * Creates an empty record.
+     *
+     * @param enabled {@code false}: keep no fds and replay nothing ({@link FrontendOptions#replaySetup()})
+     */
+    SetupRecord(boolean enabled) {
+        this.enabled = enabled;
+    }
 
     static Fd dup(Fd fd, String role) throws NativeCallException {
         return OwnedFd.of(Unistd.fcntl(fd.number(), F_DUPFD_CLOEXEC, 0), role);
@@ -81,6 +92,9 @@ final class SetupRecord implements AutoCloseable {
     }
 
     void memTable(List<SharedRegion> regions) throws NativeCallException {
+        if (!enabled) {
+            return;
+        }
         List<SharedRegion> copies = new ArrayList<>();
         boolean ok = false;
         try {
@@ -101,6 +115,9 @@ final class SetupRecord implements AutoCloseable {
     }
 
     void addRegion(SharedRegion region) throws NativeCallException {
+        if (!enabled) {
+            return;
+        }
         SharedRegion copy = new SharedRegion(region.region(), dup(region.fd(), "replay copy of memory region fd"));
         List<SharedRegion> next = new ArrayList<>(memTable == null ? List.of() : memTable);
         next.add(copy);
@@ -108,6 +125,9 @@ final class SetupRecord implements AutoCloseable {
     }
 
     void removeRegion(io.vhost.api.message.MemoryRegion region) {
+        if (!enabled) {
+            return;
+        }
         if (memTable == null) {
             return;
         }
@@ -123,6 +143,9 @@ final class SetupRecord implements AutoCloseable {
     }
 
     void inflight(InflightRegion region, Fd fd) throws NativeCallException {
+        if (!enabled) {
+            return;
+        }
         Fd copy = dup(fd, "replay copy of inflight fd");
         Fd old = inflightFd;
         inflight = region;
@@ -133,6 +156,9 @@ final class SetupRecord implements AutoCloseable {
     }
 
     void log(LogRegion region, Fd fd) throws NativeCallException {
+        if (!enabled) {
+            return;
+        }
         Fd copy = dup(fd, "replay copy of log fd");
         Fd old = logFd;
         log = region;
@@ -143,6 +169,9 @@ final class SetupRecord implements AutoCloseable {
     }
 
     void eventFd(VringEventFd which, int queue, Optional<Fd> fd) throws NativeCallException {
+        if (!enabled) {
+            return;
+        }
         Vring v = vring(queue);
         Optional<Fd> copy = dup(fd, "replay copy of " + which.role() + " of queue " + queue);
         closeOpt(v.eventFds.put(which, copy));
@@ -156,6 +185,11 @@ final class SetupRecord implements AutoCloseable {
      */
     void replay(VhostUserFrontend frontend, Negotiation negotiation, List<ReconnectListener> listeners)
             throws VhostException {
+        if (!enabled) {
+            LOG.log(Level.DEBUG, "{0}: reconnected; set-up recording is off, the caller sends it again",
+                    frontend.name());
+            return;
+        }
         FeatureSet features = this.features;
         FeatureSet protocol = this.protocolFeatures;
         FeatureSet nowOffered = frontend.getFeatures();

@@ -258,6 +258,42 @@ class FrontendBehaviourTest {
         }
     }
 
+    @Test
+    void withoutSetupReplayAReconnectSendsNothingAndTheCallerSetsUpAgain() throws Exception {
+        Path path = dir.resolve("noreplay.sock");
+        long protocol = ProtocolFeature.REPLY_ACK.mask();
+        RawBackend first = RawBackend.listen(path);
+        List<RawBackend.Message> before = new CopyOnWriteArrayList<>();
+        CompletableFuture<Void> peer1 = script(first, bk -> respond(bk, protocol, before));
+        try (VhostUserFrontend fe = VhostUserFrontends.connect(path, quick().withReplaySetup(false));
+                VmmMemory memory = VmmMemory.create(1 << 20);
+                DriverQueue queue = new DriverQueue(memory, 0, 64)) {
+            negotiate(fe);
+            fe.setOwner();
+            fe.setMemTable(memory.regions());
+            queue.setUp(fe);
+            first.close();
+            peer1.get(10, TimeUnit.SECONDS);
+            await().atMost(Duration.ofSeconds(10)).until(() -> !fe.isConnected());
+
+            List<RawBackend.Message> seen = new CopyOnWriteArrayList<>();
+            try (RawBackend second = RawBackend.listen(path)) {
+                CompletableFuture<Void> peer2 = script(second, bk -> respond(bk, protocol, seen));
+                fe.reconnect();
+                assertTrue(fe.isConnected());
+                assertEquals(List.of(), seen, "nothing is replayed");
+                negotiate(fe); // the caller sets up again, as QEMU does after a reconnect
+                fe.setMemTable(memory.regions());
+                assertEquals(SET_MEM_TABLE, seen.getLast().request());
+                assertEquals(1, seen.getLast().fds().size());
+                fe.close();
+                peer2.get(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            first.close();
+        }
+    }
+
     /** A listener that reconnects as soon as the back-end is lost, as a VMM would. */
     static final class AutoReconnect implements ReconnectListener {
         final AtomicInteger reconnected = new AtomicInteger();
