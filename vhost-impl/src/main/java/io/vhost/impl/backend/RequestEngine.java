@@ -184,9 +184,10 @@ final class RequestEngine implements ChannelSender.Negotiated {
 
     private boolean serveOne() throws IOException {
         header.clear();
+        payload.clear();
         List<Fd> fds;
         try {
-            fds = connection.receiveHeader(header);
+            fds = connection.receiveMessage(header, payload); // the payload too, when its size fits
         } catch (PeerDisconnectedException e) {
             if (connection.closedAtMessageBoundary()) {
                 LOG.log(Level.DEBUG, () -> name + ": the front-end closed the connection after " + requests
@@ -204,9 +205,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
             if (known.isPresent()) {
                 VhostUserCodec.checkSize(known.get(), Expect.REQUEST, h.size());
             }
-            payload.clear().limit((int) h.size());
-            connection.receiveFully(payload);
-            payload.flip();
+            payload.flip(); // decodeHeader refused sizes beyond the buffer, so the payload is complete
         } catch (IOException | RuntimeException e) {
             fds.forEach(Fd::close);
             if (e instanceof ProtocolViolationException) {

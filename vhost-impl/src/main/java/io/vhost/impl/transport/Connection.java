@@ -65,6 +65,37 @@ public interface Connection extends AutoCloseable {
     List<Fd> receiveAtLeast(ByteBuffer buffer, int minBytes) throws IOException;
 
     /**
+     * Receives one vhost-user message: its 12-byte header into {@code header} and, when the header's size field
+     * (bytes 8-11, native order) is at most {@code payload.remaining()}, that many payload bytes into {@code payload}
+     * at its position (which then moves past them); a larger size leaves {@code payload} untouched for the caller to
+     * reject. An implementation may read ahead (the FFM one does: one {@code recvmsg} for a header and its payload,
+     * or for a run of pipelined messages), so a connection that uses this method must receive only with it.
+     *
+     * @param header exactly 12 bytes remaining
+     * @param payload room for the largest payload the caller accepts
+     * @return the descriptors that came with this message, owned by the caller (empty if none)
+     * @throws PeerDisconnectedException if the peer closed (see {@link #closedAtMessageBoundary()})
+     * @throws ProtocolViolationException if descriptors came with payload bytes, or more than {@value #MAX_FDS}
+     * @throws IOException on other socket errors
+     */
+    default List<Fd> receiveMessage(ByteBuffer header, ByteBuffer payload) throws IOException {
+        Frames.checkHeader(header);
+        List<Fd> fds = receiveHeader(header);
+        long size = Integer.toUnsignedLong(header.duplicate().order(java.nio.ByteOrder.nativeOrder())
+                .getInt(header.position() - 4));
+        if (size <= payload.remaining()) {
+            try {
+                receiveFully(payload.slice(payload.position(), (int) size));
+            } catch (IOException | RuntimeException e) {
+                Frames.closeAll(fds);
+                throw e;
+            }
+            payload.position(payload.position() + (int) size);
+        }
+        return fds;
+    }
+
+    /**
      * Reads exactly {@code payload.remaining()} bytes.
      *
      * @param payload where the payload goes; may have nothing remaining

@@ -47,7 +47,10 @@ final class FfmConnection implements Connection {
     private volatile boolean closed;
     private volatile boolean shutDown;
     private volatile boolean atBoundary;
+    private static final boolean READ_AHEAD = Boolean.parseBoolean(System.getProperty("vhost.transport.readAhead",
+            "true"));
     private boolean waitedLastTime; // guarded by receiveLock
+    private ReadAhead readAhead; // created by the first receiveMessage; guarded by receiveLock
     private OwnedFd hangupWatch; // a copy of the socket fd, registered for EPOLLRDHUP only; guarded by inUse
 
     FfmConnection(OwnedFd socket, String description, Poller poller) throws NativeCallException {
@@ -112,6 +115,91 @@ final class FfmConnection implements Connection {
     public List<Fd> receiveAtLeast(ByteBuffer buffer, int minBytes) throws IOException {
         Frames.checkAtLeast(buffer, minBytes);
         return receiveWithFds(buffer, minBytes);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Reads ahead through {@link ReadAhead} (off with {@code -Dvhost.transport.readAhead=false}).
+     */
+    @Override
+    public List<Fd> receiveMessage(ByteBuffer header, ByteBuffer payload) throws IOException {
+        if (!READ_AHEAD) {
+            return Connection.super.receiveMessage(header, payload);
+        }
+        Frames.checkHeader(header);
+        receiveLock.lock();
+        long useStamp = inUse.readLock();
+        try {
+            ensureOpen();
+            atBoundary = false;
+            if (readAhead == null) {
+                readAhead = new ReadAhead();
+            }
+            fill(ReadAhead.HEADER_BYTES, true);
+            List<Fd> fds = readAhead.takeHeader(header);
+            long size = readAhead.lastPayloadSize();
+            if (size <= payload.remaining()) {
+                try {
+                    fill((int) size, false);
+                } catch (IOException | RuntimeException e) {
+                    Frames.closeAll(fds);
+                    throw e;
+                }
+                readAhead.takePayload(payload, (int) size);
+            }
+            return fds;
+        } finally {
+            inUse.unlockRead(useStamp);
+            receiveLock.unlock();
+        }
+    }
+
+    /** Reads into the read-ahead buffer until it holds {@code wanted} unread bytes. */
+    private void fill(int wanted, boolean header) throws IOException {
+        ReadAhead ra = readAhead;
+        boolean waited = false;
+        if (header && ra.available() == 0 && waitedLastTime && Thread.currentThread().isVirtual()) {
+            awaitReadable();
+            waited = true;
+        }
+        while (ra.available() < wanted) {
+            long n;
+            try {
+                n = receiveBuffers.receive(fd, ra.room(), 0);
+            } catch (NativeCallException e) {
+                throw translate(e);
+            }
+            if (n < 0) {
+                waited |= header && ra.available() == 0;
+                awaitReadable();
+                continue;
+            }
+            List<Fd> fds = List.of();
+            int count = receiveBuffers.receivedCount();
+            if (count > 0) {
+                fds = new ArrayList<>(count);
+                for (int i = 0; i < count; i++) {
+                    fds.add(OwnedFd.of(receiveBuffers.receivedFd(i), "fd " + (i + 1) + " received on " + description));
+                }
+            }
+            if (n == 0) {
+                Frames.closeAll(fds);
+                int got = ra.available();
+                if (header) {
+                    atBoundary = got == 0 && !shutDown && !closed;
+                }
+                if (shutDown || closed) {
+                    throw Frames.shutDown(description);
+                }
+                throw header ? Frames.eofInHeader(description, got, wanted, List.of())
+                        : Frames.eofInPayload(description, got, wanted);
+            }
+            ra.added((int) n, fds, description);
+        }
+        if (header) {
+            waitedLastTime = waited;
+        }
     }
 
     /**
@@ -327,6 +415,9 @@ final class FfmConnection implements Connection {
                 socket.close();
                 sendBuffers.close();
                 receiveBuffers.close();
+                if (readAhead != null) {
+                    readAhead.close();
+                }
             }
         } finally {
             inUse.unlockWrite(closeStamp);

@@ -62,4 +62,12 @@ final class Frames {
                     + " bytes remaining");
         }
     }
+
+    /** Checks the header buffer of {@link Connection#receiveMessage}. */
+    static void checkHeader(java.nio.ByteBuffer header) {
+        if (header.remaining() != ReadAhead.HEADER_BYTES) {
+            throw new IllegalArgumentException("a vhost-user header is 12 bytes; the buffer has " + header.remaining()
+                    + " remaining");
+        }
+    }
 }

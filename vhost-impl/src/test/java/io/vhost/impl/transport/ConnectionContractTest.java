@@ -300,4 +300,59 @@ abstract class ConnectionContractTest {
         assertEquals(kind(), a.kind());
         assertTrue(a.description().contains("socketpair#"), a.description());
     }
+
+    @Test
+    void pipelinedMessagesKeepTheirOwnFdsWhenReceivedAsMessages() throws Exception {
+        int count = 100; // all fit in the socket buffer
+        for (int i = 0; i < count; i++) { // all sent before any is read: reads may take many at once
+            byte[] body = new byte[i % 40];
+            java.util.Arrays.fill(body, (byte) i);
+            if (i % 7 == 3) {
+                try (OwnedFd kick = EventFds.create(EventFds.EFD_CLOEXEC, "pipelined fd " + i)) {
+                    a.send(message(i, body, i % 2 == 0), List.of(kick));
+                }
+            } else {
+                a.send(message(i, body, i % 2 == 0), List.of());
+            }
+        }
+        ByteBuffer header = ByteBuffer.allocateDirect(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer payload = ByteBuffer.allocateDirect(4096);
+        for (int i = 0; i < count; i++) {
+            header.clear();
+            payload.clear();
+            List<Fd> fds = b.receiveMessage(header, payload);
+            try {
+                assertEquals(i, header.getInt(0), "request of message " + i);
+                assertEquals(i % 40, payload.position(), "payload of message " + i);
+                for (int k = 0; k < payload.position(); k++) {
+                    assertEquals((byte) i, payload.get(k));
+                }
+                assertEquals(i % 7 == 3 ? 1 : 0, fds.size(), "fds of message " + i);
+            } finally {
+                fds.forEach(Fd::close);
+            }
+        }
+    }
+
+    @Test
+    void aPayloadLargerThanTheBufferIsLeftForTheCallerToRefuse() throws Exception {
+        a.send(message(9, new byte[100], true), List.of());
+        ByteBuffer header = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer payload = ByteBuffer.allocate(64);
+        assertEquals(List.of(), b.receiveMessage(header, payload));
+        assertEquals(100, header.getInt(8));
+        assertEquals(0, payload.position(), "nothing read into a payload buffer that is too small");
+    }
+
+    @Test
+    void aCleanCloseAfterAMessageIsAtABoundary() throws Exception {
+        a.send(message(1, new byte[] {7}, false), List.of());
+        a.close();
+        ByteBuffer header = ByteBuffer.allocate(12);
+        ByteBuffer payload = ByteBuffer.allocate(16);
+        assertEquals(List.of(), b.receiveMessage(header, payload));
+        assertEquals(1, payload.position());
+        assertThrows(PeerDisconnectedException.class, () -> b.receiveMessage(header.clear(), payload.clear()));
+        assertTrue(b.closedAtMessageBoundary());
+    }
 }

@@ -57,4 +57,26 @@ class FfmConnectionTest extends ConnectionContractTest {
         assertInstanceOf(PeerDisconnectedException.class, thrown.get());
         assertEquals(0, Poller.shared().waiterCount());
     }
+
+    @Test
+    void fdsThatArriveWithPayloadBytesAloneBreakTheFraming() throws Exception {
+        ByteBuffer headerOnly = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        headerOnly.putInt(5).putInt(1).putInt(8).flip();
+        a.send(headerOnly, List.of());
+        AtomicReference<Object> result = new AtomicReference<>();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try {
+                result.set(b.receiveMessage(ByteBuffer.allocate(12), ByteBuffer.allocate(64)));
+            } catch (IOException | RuntimeException e) {
+                result.set(e);
+            }
+        });
+        // the header was read; the reader waits for the payload
+        await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= 1);
+        a.send(ByteBuffer.wrap(new byte[8]), List.of(eventfd("fd sent with payload bytes")));
+        assertTrue(reader.join(BOUND));
+        assertInstanceOf(io.vhost.api.error.ProtocolViolationException.class, result.get());
+        assertTrue(((Exception) result.get()).getMessage().contains("fds arrived with payload bytes"),
+                String.valueOf(result.get()));
+    }
 }

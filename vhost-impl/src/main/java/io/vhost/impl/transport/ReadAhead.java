@@ -1,0 +1,151 @@
+package io.vhost.impl.transport;
+
+import io.vhost.api.Fd;
+import io.vhost.api.error.ProtocolViolationException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The read-ahead buffer behind {@link Connection#receiveMessage} on the FFM transport: one {@code recvmsg} takes every
+ * byte the socket holds (up to {@value #CAPACITY} bytes), so a header and its payload, or a run of pipelined one-way
+ * requests, cost one system call instead of two per message.
+ *
+ * <p>Descriptors. The kernel returns a message's descriptors with the first bytes of the {@code sendmsg} that carried
+ * them and ends that read after it, so the descriptors of a read belong to the last message that starts within the
+ * read's bytes (every known front-end sends one message per {@code sendmsg}). The buffer walks the headers it holds
+ * (the size field, bytes 8-11) from the next unread message to find that start, and hands the descriptors out with
+ * that message's header. Descriptors that arrive with bytes in which no message starts broke the framing rule
+ * ("descriptors only with a header"): the read fails with a {@link ProtocolViolationException}, closing them. A
+ * sender that packed two messages into one {@code sendmsg} with the descriptors of the first would have them handed
+ * to the second; the codec's per-request descriptor counts then reject the exchange (a clean disconnect, never a
+ * descriptor silently used for another request).
+ *
+ * <p>Not thread-safe: the connection's receive lock guards it. Stream offsets are absolute ({@code long}), so
+ * compacting the buffer moves no bookkeeping.
+ */
+final class ReadAhead implements AutoCloseable {
+
+    /** Buffer size: more than the largest message (12 + 4096 bytes) and room for a run of small ones. */
+    static final int CAPACITY = 64 * 1024;
+    static final int HEADER_BYTES = 12;
+    private static final ValueLayout.OfInt SIZE_FIELD = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
+
+    /** Descriptors received with the message whose header starts at stream offset {@code at}. */
+    private record PendingFds(long at, List<Fd> fds) {
+    }
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment buffer = arena.allocate(CAPACITY, 8);
+    private final ArrayDeque<PendingFds> pending = new ArrayDeque<>();
+    private long base; // stream offset of buffer[0]
+    private int start; // first unread byte
+    private int end; // one past the last buffered byte
+    private long nextHeader; // stream offset of the next message's header
+
+    /** Bytes buffered and not yet handed out. */
+    int available() {
+        return end - start;
+    }
+
+    /** Free room at the end of the buffer, after moving the unread bytes to the front if that makes room. */
+    MemorySegment room() {
+        if (start > 0 && (end == CAPACITY || start == end)) {
+            MemorySegment.copy(buffer, start, buffer, 0, end - start);
+            base += start;
+            end -= start;
+            start = 0;
+        }
+        return buffer.asSlice(end, CAPACITY - end);
+    }
+
+    /**
+     * Records a read of {@code n} bytes into {@link #room()} and the descriptors that came with it.
+     *
+     * @param n bytes read, at least 1
+     * @param fds the descriptors of this read, owned from now on by this buffer (empty if none)
+     * @param description the connection, for messages
+     * @throws ProtocolViolationException if descriptors came with bytes in which no message starts (they are closed)
+     */
+    void added(int n, List<Fd> fds, String description) throws ProtocolViolationException {
+        long readFrom = base + end;
+        end += n;
+        if (fds.isEmpty()) {
+            return;
+        }
+        long readTo = base + end;
+        long at = nextHeader;
+        while (at >= base + start && at + HEADER_BYTES <= readTo) {
+            long next = at + HEADER_BYTES + Integer.toUnsignedLong(buffer.get(SIZE_FIELD, at - base + 8));
+            if (next >= readTo) {
+                break;
+            }
+            at = next;
+        }
+        if (at < readFrom || at >= readTo) {
+            Frames.closeAll(fds);
+            throw Frames.fdsInPayload(description, fds.size());
+        }
+        pending.add(new PendingFds(at, fds));
+    }
+
+    /**
+     * Hands out the next header (the caller made sure {@value #HEADER_BYTES} bytes are buffered).
+     *
+     * @param header receives the 12 bytes at its position
+     * @return the descriptors of this message, owned by the caller
+     */
+    List<Fd> takeHeader(ByteBuffer header) {
+        long at = base + start;
+        copyOut(header, HEADER_BYTES);
+        nextHeader = at + HEADER_BYTES + Integer.toUnsignedLong(buffer.get(SIZE_FIELD, start - HEADER_BYTES + 8L));
+        PendingFds p = pending.peek();
+        if (p != null && p.at() == at) {
+            pending.poll();
+            return p.fds();
+        }
+        return List.of();
+    }
+
+    /**
+     * Returns the payload size of the header just taken.
+     *
+     * @return bytes, as an unsigned 32-bit value
+     */
+    long lastPayloadSize() {
+        return nextHeader - (base + start);
+    }
+
+    /**
+     * Hands out {@code length} buffered payload bytes (the caller made sure they are buffered).
+     *
+     * @param payload receives them at its position
+     * @param length how many
+     */
+    void takePayload(ByteBuffer payload, int length) {
+        copyOut(payload, length);
+    }
+
+    private void copyOut(ByteBuffer target, int length) {
+        MemorySegment.copy(buffer, start, MemorySegment.ofBuffer(target), 0, length);
+        target.position(target.position() + length);
+        start += length;
+    }
+
+    /** Closes the descriptors nobody took and frees the buffer. */
+    @Override
+    public void close() {
+        List<Fd> left = new ArrayList<>();
+        for (PendingFds p : pending) {
+            left.addAll(p.fds());
+        }
+        pending.clear();
+        Frames.closeAll(left);
+        arena.close();
+    }
+}
