@@ -708,6 +708,9 @@ public final class DeviceBackend implements BackendHandler {
                     process(r);
                 }
                 w.passes++;
+                if (pendingWorkOnReadyRing(w)) {
+                    w.wake(); // work no kick will announce (a loopback's frames for its receive queue)
+                }
             }
         } catch (InterruptedIOException e) {
             // the session is ending
@@ -733,6 +736,23 @@ public final class DeviceBackend implements BackendHandler {
         }
     }
 
+    /** Whether the device reports pending work ({@link VhostUserDevice#hasPendingWork}) on a ready ring. */
+    private boolean pendingWorkOnReadyRing(QueueWorker w) {
+        for (Vring r : w.rings()) {
+            if (device.hasPendingWork(r.index)) {
+                r.lock.lock();
+                try {
+                    if (r.ready()) {
+                        return true;
+                    }
+                } finally {
+                    r.lock.unlock();
+                }
+            }
+        }
+        return false;
+    }
+
     /** Runs one batch on a ring if it is ready: re-resolve after memory changes, handle, notify. */
     private void process(Vring r) throws NativeCallException {
         r.lock.lock();
@@ -756,11 +776,14 @@ public final class DeviceBackend implements BackendHandler {
                 }
                 for (int round = 1; ; round++) {
                     q.disableNotification();
+                    int before = ring.usedProgress();
                     device.handleQueue(r.index, q);
                     if (q.needsNotification()) {
                         r.signalCall();
                     }
-                    if (!q.enableNotification()) {
+                    // A device that completed nothing although buffers are there (a receive queue with nothing to
+                    // deliver) is called again on its next kick or wake, not at once: no busy loop over a full ring.
+                    if (!q.enableNotification() || ring.usedProgress() == before) {
                         break;
                     }
                     if (round == MAX_ROUNDS) {

@@ -38,6 +38,9 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
 
     boolean isBroken();
 
+    /** A position that moves whenever the device returns a chain as used (to tell an idle batch). */
+    int usedProgress();
+
     void setFeatures(long acked);
 
     void setDirtyLog(DirtyLogHolder log, long usedLogAddress, boolean logUsed);
@@ -81,6 +84,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         @Override
         public boolean isBroken() {
             return q.isBroken();
+        }
+
+        @Override
+        public int usedProgress() {
+            return q.usedIndex();
         }
 
         @Override
@@ -139,6 +147,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         @Override
         public boolean isBroken() {
             return q.isBroken();
+        }
+
+        @Override
+        public int usedProgress() {
+            return q.usedPosition();
         }
 
         @Override
