@@ -141,8 +141,9 @@ public interface VhostUserDevice {
      * queue, runs another pass at once instead of waiting for a kick. A device that answers {@code true} must make
      * progress on that queue in {@link #handleQueue} (deliver or drop), or its worker spins.
      *
-     * <p>Also: a call of {@link #handleQueue} that pops nothing ends the batch even if buffers are available; the
-     * queue is handled again on its next kick or when this method reports work.
+     * <p>Also: a call of {@link #handleQueue} that never calls {@link Virtqueue#pop()} ends the batch even if buffers
+     * are available (the device wants none now); the queue is handled again on its next kick or when this method
+     * reports work.
      *
      * @param queue the queue index
      * @return {@code true} if {@link #handleQueue} should run again for this queue without a kick; {@code false} by

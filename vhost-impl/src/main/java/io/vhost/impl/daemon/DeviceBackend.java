@@ -776,14 +776,15 @@ public final class DeviceBackend implements BackendHandler {
                 }
                 for (int round = 1; ; round++) {
                     q.disableNotification();
-                    int before = ring.usedProgress();
+                    long pops = ring.popCalls();
                     device.handleQueue(r.index, q);
                     if (q.needsNotification()) {
                         r.signalCall();
                     }
-                    // A device that completed nothing although buffers are there (a receive queue with nothing to
-                    // deliver) is called again on its next kick or wake, not at once: no busy loop over a full ring.
-                    if (!q.enableNotification() || ring.usedProgress() == before) {
+                    // A device that did not even look for a buffer (a receive queue with nothing to deliver) is
+                    // called again on its next kick or wake, not at once: no busy loop over a full ring. A device
+                    // that looked and found none is called again if buffers came meanwhile (no lost kick).
+                    if (!q.enableNotification() || ring.popCalls() == pops) {
                         break;
                     }
                     if (round == MAX_ROUNDS) {

@@ -38,8 +38,8 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
 
     boolean isBroken();
 
-    /** A position that moves whenever the device returns a chain as used (to tell an idle batch). */
-    int usedProgress();
+    /** Calls of {@code pop()} so far (to tell a batch in which the device wanted no buffer). */
+    long popCalls();
 
     void setFeatures(long acked);
 
@@ -87,8 +87,8 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         }
 
         @Override
-        public int usedProgress() {
-            return q.usedIndex();
+        public long popCalls() {
+            return q.popCalls();
         }
 
         @Override
@@ -150,8 +150,8 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         }
 
         @Override
-        public int usedProgress() {
-            return q.usedPosition();
+        public long popCalls() {
+            return q.popCalls();
         }
 
         @Override
