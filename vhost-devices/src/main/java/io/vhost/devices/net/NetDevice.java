@@ -99,6 +99,7 @@ public final class NetDevice implements VhostUserDevice {
     private final LongAdder errors = new LongAdder();
     private volatile int headerBytes = HEADER_BYTES;
     private volatile boolean mergeable;
+    private volatile long ackedFeatures;
 
     /**
      * Creates the device.
@@ -191,6 +192,18 @@ public final class NetDevice implements VhostUserDevice {
         boolean v1 = (acked & VirtioFeature.VERSION_1.mask()) != 0;
         mergeable = mrg;
         headerBytes = mrg || v1 ? HEADER_BYTES : LEGACY_HEADER_BYTES;
+        ackedFeatures = acked;
+        LOG.log(Level.DEBUG, () -> String.format("driver acked features 0x%x: %d-byte header, MRG_RXBUF %s", acked,
+                headerBytes, mrg ? "on" : "off"));
+    }
+
+    /**
+     * Returns the feature word the driver acked last ({@code SET_FEATURES}), as the framework passed it.
+     *
+     * @return the acked bits; 0 before the first {@code SET_FEATURES}
+     */
+    public long ackedFeatures() {
+        return ackedFeatures;
     }
 
     @Override

@@ -89,7 +89,9 @@ class DpdkVirtioUserNetIT {
             await("our count reaches testpmd's TX-packets " + t.txPackets()).atMost(WAIT)
                     .until(() -> device.stats().txFrames() == t.txPackets());
             NetStats s = device.stats();
-            LOG.log(Level.INFO, "txonly {0} B{1}: testpmd {2}; ours {3}", frameBytes, vdevExtra, t, s);
+            LOG.log(Level.INFO, "txonly {0} B{1}: testpmd {2}; ours {3}; acked features 0x{4}", frameBytes, vdevExtra,
+                    t, s, Long.toHexString(device.ackedFeatures()));
+            assertTrue((device.ackedFeatures() & 1L << NetDevice.F_MRG_RXBUF) != 0, "virtio-user acks MRG_RXBUF");
             assertEquals(t.txPackets() * frameBytes, s.txBytes());
             assertEquals(0, s.errors());
             assertEquals(0, s.rxFrames());

@@ -116,6 +116,8 @@ class NetDeviceTest {
     @Test
     void loopbackDeliversEveryTransmittedFrameOnTheReceiveQueueInOrder() throws Exception {
         NetDevice device = start(NetDevice.Mode.LOOPBACK, 1L << NetDevice.F_MRG_RXBUF, 64);
+        assertEquals(VirtioFeature.VERSION_1.mask() | 1L << NetDevice.F_MRG_RXBUF,
+                device.ackedFeatures() & ~VirtioFeature.PROTOCOL_FEATURES.mask());
         VirtioNetDriver driver = new VirtioNetDriver(ram, rxq, txq, 2048);
         driver.fillRx();
         List<byte[]> sent = new ArrayList<>();
