@@ -3,10 +3,12 @@
 #
 #   vhost-benchmarks/bench.sh [--quick | --full] [--out DIR] [--jfr] [--no-build] [--regimes pinned,unpinned]
 #
-#   --quick   (default) pinned regime only, FFM transport, virtual-thread caller, sample-time mode; < 90 s
+#   --quick   (default) pinned regime only, FFM transport, virtual-thread caller, sample-time mode; net data plane
+#             at 64 B, one run per back-end (front-end CPU 1, back-end CPU 0); < 90 s
 #   --full    pinned (taskset -c 0): both transports, platform and virtual callers, throughput and sample-time
 #             modes, blk at depth 1 and 16; unpinned: the same with FFM and sample-time only; then 10, 100 and
-#             1000 idle sessions (FFM) and 1000 (junixsocket), unpinned; < 10 min on 2 cores
+#             1000 idle sessions (FFM) and 1000 (junixsocket), unpinned; in both regimes the net data plane (DPDK
+#             virtio-user txonly into our net device and into DPDK vhost, 64 and 1500 B, 2 runs each); < 10 min on 2 cores
 #   --jfr     also record a JFR file per JMH fork (JMH -prof jfr) under DIR/jfr
 #   --out     run directory (default vhost-benchmarks/target/bench/<UTC time>-<profile>)
 #
@@ -15,7 +17,8 @@
 # shared/ folder; built with its build.sh on first use) and our JMH benchmarks and session-scale program. Writes
 # java-*.jsonl, floor-*.jsonl, rust-*.txt, machine.txt, then results.json and results.md (printed at the end).
 # Needs: JDK 25 (found under /usr/lib/jvm, or VHOST_BENCH_JAVA), gcc, taskset; Maven to build benchmarks.jar when it is
-# missing or older than the sources; qemu-storage-daemon for the data-plane comparison (skipped without it).
+# missing or older than the sources; qemu-storage-daemon for the blk data-plane comparison and dpdk-testpmd (dpdk-dev)
+# for the net data plane against DPDK (each skipped with a message without it).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -83,6 +86,11 @@ else
 fi
 
 if [[ $profile == full ]]; then secs=2 warm=0.3 rwarm=0.5 jtimeout=420; else secs=0.5 warm=0.2 rwarm=0.2 jtimeout=80; fi
+# Net data plane (NetBench), 3 one-second samples per run, the first dropped: full, 2 runs per target; pinned: both on
+# CPU 0 at 64 B, then front-end CPU 1 / back-end CPU 0 at 64 and 1500 B (~100 s); unpinned: 64 and 1500 B (~70 s).
+# Quick: pinned, front-end CPU 1 / back-end CPU 0, 64 B, one run per target (~25 s).
+if [[ $profile == full ]]; then nargs="--sizes 64,1500 --runs 2 --samples 2" ntimeout=240; npinned="shared=64;split=64,1500"
+else nargs="--sizes 64 --runs 1 --samples 2" ntimeout=60 npinned="split=64"; fi
 
 {
   echo "date: $(date -u +%FT%TZ)  profile: $profile  regimes: $regimes"
@@ -93,6 +101,7 @@ if [[ $profile == full ]]; then secs=2 warm=0.3 rwarm=0.5 jtimeout=420; else sec
   echo "java: $("$JAVA" -version 2>&1 | head -1)  ($JAVA)"
   echo "gcc: $(gcc --version | head -1)"
   echo "qemu-storage-daemon: $(qemu-storage-daemon --version 2>/dev/null | head -1 || echo absent)"
+  echo "dpdk-testpmd: $(dpkg-query -W -f '${Version}' dpdk-dev 2>/dev/null || (command -v dpdk-testpmd >/dev/null && echo present) || echo absent)"
   echo "rust anchor: ${RUST:-absent}"
   echo "load before: $(cat /proc/loadavg)"
 } >"$out/machine.txt"
@@ -126,6 +135,17 @@ for regime in "${regime_list[@]}"; do
   timeout --kill-after=10 "$jtimeout" "${prefix[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
     -Djava.util.logging.SimpleFormatter.format='[bench] %5$s%6$s%n' \
     io.vhost.bench.BenchMain "${jargs[@]}" >&2 || log "vhost-java run ended with status $? (partial results kept)"
+  if command -v dpdk-testpmd >/dev/null; then
+    log "$regime: net data plane, DPDK virtio-user txonly into our net device and into DPDK vhost (net-$regime.jsonl)"
+    # shellcheck disable=SC2086
+    timeout --kill-after=10 "$ntimeout" "${prefix[@]}" "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
+      -Djava.util.logging.SimpleFormatter.format='[bench] %5$s%6$s%n' \
+      io.vhost.bench.NetBench --regime "$regime" --out "$out/net-$regime.jsonl" $nargs \
+      $([[ $regime == pinned ]] && echo "--placements $npinned") >&2 \
+      || log "net data plane ended with status $? (partial results kept; testpmd logs in $out/net-$regime)"
+  else
+    log "$regime: net data plane skipped: dpdk-testpmd is not installed (Debian package dpdk-dev)"
+  fi
   echo "load after $regime: $(cat /proc/loadavg)" >>"$out/machine.txt"
 done
 echo "elapsed: $((SECONDS - start)) s" >>"$out/machine.txt"

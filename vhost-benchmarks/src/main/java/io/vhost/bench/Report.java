@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  * each of our figures next to the C floor and the Rust anchor and their ratios), from the files
  * {@code vhost-benchmarks/bench.sh} left in the run directory: {@code java-REGIME.jsonl} (ours),
  * {@code floor-REGIME.jsonl} (the C floor), {@code rust-REGIME.txt} (the Rust anchor's {@code run.sh} output, when
- * {@code ../shared} was present) and {@code machine.txt}.
+ * {@code ../shared} was present), {@code net-REGIME.jsonl} ({@link NetBench}: our net device and DPDK's vhost
+ * back-end under the same DPDK front-end) and {@code machine.txt}.
  * <p>Ratios are time per operation, ours divided by the anchor's: 1.00 is as fast, 2.00 twice as slow. For
  * pipelined one-way messages, where only a rate exists, the ratio is the anchor's rate divided by ours, so it reads
  * the same way.
@@ -74,6 +75,7 @@ public final class Report {
             any |= readJsonLines(dir.resolve("java-" + regime + ".jsonl"), "vhost-java", regime);
             any |= readJsonLines(dir.resolve("floor-" + regime + ".jsonl"), "c-floor", regime);
             any |= readRust(dir.resolve("rust-" + regime + ".txt"), regime);
+            any |= readJsonLines(dir.resolve("net-" + regime + ".jsonl"), "net", regime);
             if (any) {
                 regimes.add(regime);
             }
@@ -88,6 +90,7 @@ public final class Report {
             controlTable(regime);
             kickTable(regime);
             blkTable(regime);
+            netTable(regime);
         }
         scaleTable();
         Files.writeString(dir.resolve("results.md"), md.toString());
@@ -172,6 +175,68 @@ public final class Report {
                             : String.format(Locale.ROOT, "%.2f", ours.rate / qsd.rate))
                     .append(" |\n");
         }
+    }
+
+    private void netTable(String regime) {
+        List<Map<String, String>> net = rows.stream()
+                .filter(r -> r.get("regime").equals(regime) && r.get("source").equals("net")).toList();
+        if (net.isEmpty()) {
+            return;
+        }
+        md.append("\n## Net data plane: DPDK virtio-user txonly (burst 32) into a vhost-user-net back-end, ")
+                .append(regime).append("\n\n");
+        md.append("| placement | frame | vhost-java net device (sink) | DPDK vhost (testpmd rxonly) | ours ÷ DPDK | runs |"
+                + " load average at the runs |\n|---|---|---|---|---|---|---|\n");
+        for (String placement : net.stream().map(r -> r.getOrDefault("placement", "?")).distinct().toList()) {
+            List<Map<String, String>> rowsOf = net.stream()
+                    .filter(r -> placement.equals(r.getOrDefault("placement", "?"))).toList();
+            for (String frame : rowsOf.stream().map(r -> r.get("frame")).distinct().toList()) {
+                List<Double> ours = rates(rowsOf, frame, "vhost-java");
+                List<Double> dpdk = rates(rowsOf, frame, "dpdk");
+                double o = median(ours);
+                double d = median(dpdk);
+                String loads = String.join("; ", rowsOf.stream().filter(r -> frame.equals(r.get("frame")))
+                        .map(r -> r.get("load").split(" ")[0]).distinct().toList());
+                md.append(String.format(Locale.ROOT, "| %s | %s B | %s | %s | %s | %d + %d | %s |\n",
+                        PLACEMENTS.getOrDefault(placement, placement), frame, mpps(o, ours), mpps(d, dpdk),
+                        Double.isNaN(o) || Double.isNaN(d) ? "–" : String.format(Locale.ROOT, "**%.2f**", o / d),
+                        ours.size(), dpdk.size(), loads));
+            }
+        }
+        md.append("\nMedian of the runs in Mpps (each run: the median of its per-second Tx-pps samples after"
+                + " start-up), the runs in brackets. A ratio below 1 means our back-end takes fewer frames per"
+                + " second than DPDK's.\n");
+    }
+
+    private static final Map<String, String> PLACEMENTS = Map.of(
+            "shared", "shared: both on CPU 0", "split", "split: front-end CPU 1, back-end CPU 0",
+            "float", "float: CPUs 0-1");
+
+    private static List<Double> rates(List<Map<String, String>> net, String frame, String target) {
+        return net.stream().filter(r -> frame.equals(r.get("frame")) && target.equals(r.get("target")))
+                .map(r -> d(r, "ops_per_s")).filter(v -> !Double.isNaN(v)).toList();
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> v = new ArrayList<>(values);
+        v.sort(null);
+        int n = v.size();
+        return n == 0 ? Double.NaN : n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
+    }
+
+    private static String mpps(double median, List<Double> runs) {
+        if (Double.isNaN(median)) {
+            return "–";
+        }
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%.2f Mpps", median / 1e6));
+        if (runs.size() > 1) {
+            b.append(" (");
+            for (int i = 0; i < runs.size(); i++) {
+                b.append(i > 0 ? ", " : "").append(String.format(Locale.ROOT, "%.2f", runs.get(i) / 1e6));
+            }
+            b.append(')');
+        }
+        return b.toString();
     }
 
     private void scaleTable() {

@@ -135,6 +135,25 @@ public interface VhostUserDevice {
     void handleQueue(int queue, Virtqueue virtqueue) throws GuestMemoryException;
 
     /**
+     * Tells whether the device holds work for a queue that no kick will announce, such as frames a loopback device
+     * took from a transmit queue and must now place on the receive queue of the same worker ({@link #workerOf}).
+     * After each pass over its queues a worker asks this for each of them and, while it is {@code true} for a ready
+     * queue, runs another pass at once instead of waiting for a kick. A device that answers {@code true} must make
+     * progress on that queue in {@link #handleQueue} (deliver or drop), or its worker spins.
+     *
+     * <p>Also: a call of {@link #handleQueue} that never calls {@link Virtqueue#pop()} ends the batch even if buffers
+     * are available (the device wants none now); the queue is handled again on its next kick or when this method
+     * reports work.
+     *
+     * @param queue the queue index
+     * @return {@code true} if {@link #handleQueue} should run again for this queue without a kick; {@code false} by
+     *     default
+     */
+    default boolean hasPendingWork(int queue) {
+        return false;
+    }
+
+    /**
      * Learns that a queue was stopped ({@code GET_VRING_BASE}); nothing is in flight on it any more.
      *
      * @param queue the queue index

@@ -785,6 +785,9 @@ public final class DeviceBackend implements BackendHandler {
                     process(r);
                 }
                 w.passes++;
+                if (pendingWorkOnReadyRing(w)) {
+                    w.wake(); // work no kick will announce (a loopback's frames for its receive queue)
+                }
             }
         } catch (InterruptedIOException e) {
             // the session is ending
@@ -808,6 +811,23 @@ public final class DeviceBackend implements BackendHandler {
         } finally {
             r.lock.unlock();
         }
+    }
+
+    /** Whether the device reports pending work ({@link VhostUserDevice#hasPendingWork}) on a ready ring. */
+    private boolean pendingWorkOnReadyRing(QueueWorker w) {
+        for (Vring r : w.rings()) {
+            if (device.hasPendingWork(r.index)) {
+                r.lock.lock();
+                try {
+                    if (r.ready()) {
+                        return true;
+                    }
+                } finally {
+                    r.lock.unlock();
+                }
+            }
+        }
+        return false;
     }
 
     /** Runs one batch on a ring if it is ready: re-resolve after memory changes, handle, notify. */
@@ -837,11 +857,15 @@ public final class DeviceBackend implements BackendHandler {
                 }
                 for (int round = 1; ; round++) {
                     q.disableNotification();
+                    long pops = ring.popCalls();
                     device.handleQueue(r.index, q);
                     if (q.needsNotification()) {
                         r.signalCall();
                     }
-                    if (!q.enableNotification()) {
+                    // A device that did not even look for a buffer (a receive queue with nothing to deliver) is
+                    // called again on its next kick or wake, not at once: no busy loop over a full ring. A device
+                    // that looked and found none is called again if buffers came meanwhile (no lost kick).
+                    if (!q.enableNotification() || ring.popCalls() == pops) {
                         break;
                     }
                     if (round == MAX_ROUNDS) {

@@ -40,6 +40,9 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
 
     boolean isBroken();
 
+    /** Calls of {@code pop()} so far (to tell a batch in which the device wanted no buffer). */
+    long popCalls();
+
     void setFeatures(long acked);
 
     void setDirtyLog(DirtyLogHolder log, long usedLogAddress, boolean logUsed);
@@ -96,6 +99,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         @Override
         public boolean isBroken() {
             return q.isBroken();
+        }
+
+        @Override
+        public long popCalls() {
+            return q.popCalls();
         }
 
         @Override
@@ -159,6 +167,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         @Override
         public boolean isBroken() {
             return q.isBroken();
+        }
+
+        @Override
+        public long popCalls() {
+            return q.popCalls();
         }
 
         @Override

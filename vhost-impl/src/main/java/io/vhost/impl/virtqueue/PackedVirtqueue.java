@@ -78,6 +78,8 @@ public final class PackedVirtqueue implements Virtqueue {
 
     private int nextAvail;
     private boolean availWrap = true;
+    /** Calls of {@link #pop()}, whatever they returned (the daemon tells a device that wants no buffer now). */
+    private long popCalls;
     private int nextUsed;
     private boolean usedWrap = true;
     private int signalledUsed;
@@ -153,6 +155,12 @@ public final class PackedVirtqueue implements Virtqueue {
      * Restores the ring position ({@code SET_VRING_BASE}, packed encoding): bits 0-14 next avail index, bit 15 avail
      * wrap counter, bits 16-30 next used index, bit 31 used wrap counter.
      *
+     * <p>Front-ends that predate the used half (DPDK 22.11 virtio-user sends {@code 0x8000} for a fresh ring, QEMU
+     * 7.2 the avail half only) leave bits 16-31 zero: the used position is then the avail position, which is what it
+     * is on a stopped ring whose chains were all completed (DPDK's vhost library reads the value the same way).
+     * Taking "used 0, wrap 0" literally would make the device write used descriptors with the wrong wrap counter,
+     * which the driver never sees as used: it stalls after one ring's worth.
+     *
      * @param num the 32-bit value of the request
      * @throws IllegalArgumentException if an index is not below the queue size
      */
@@ -165,8 +173,13 @@ public final class PackedVirtqueue implements Virtqueue {
         }
         nextAvail = avail;
         availWrap = (num & 0x8000) != 0;
-        nextUsed = used;
-        usedWrap = (num & 0x8000_0000) != 0;
+        if ((num >>> 16) == 0) {
+            nextUsed = avail;
+            usedWrap = availWrap;
+        } else {
+            nextUsed = used;
+            usedWrap = (num & 0x8000_0000) != 0;
+        }
         signalledValid = false;
         outstandingSlots = 0;
     }
@@ -304,6 +317,7 @@ public final class PackedVirtqueue implements Virtqueue {
 
     @Override
     public RingChain pop() throws GuestMemoryException {
+        popCalls++;
         RingChain chain = fetch();
         if (chain != null) {
             track(chain);
@@ -695,5 +709,16 @@ public final class PackedVirtqueue implements Virtqueue {
      */
     public int usedPosition() {
         return nextUsed | (usedWrap ? 0x8000 : 0);
+    }
+
+    /**
+     * Returns how many times {@link #pop()} was called on this ring, whatever it returned: the daemon ends a batch
+     * in which the device did not even look for a buffer (a receive queue with nothing to deliver) instead of
+     * calling it again at once because buffers are available.
+     *
+     * @return the count since the ring was created
+     */
+    public long popCalls() {
+        return popCalls;
     }
 }

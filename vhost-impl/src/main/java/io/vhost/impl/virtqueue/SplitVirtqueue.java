@@ -74,6 +74,8 @@ public final class SplitVirtqueue implements Virtqueue {
     private int usedIdx;
     private int pendingUsed;
     private int inUse;
+    /** Calls of {@link #pop()}, whatever they returned (the daemon tells a device that wants no buffer now). */
+    private long popCalls;
     private int signalledUsed;
     private boolean signalledValid;
     private boolean notificationsDisabled;
@@ -331,6 +333,7 @@ public final class SplitVirtqueue implements Virtqueue {
 
     @Override
     public RingChain pop() throws GuestMemoryException {
+        popCalls++;
         checkUsable();
         try {
             if (resubmitNext < resubmit.length) {
@@ -596,5 +599,16 @@ public final class SplitVirtqueue implements Virtqueue {
      */
     public int inUse() {
         return inUse;
+    }
+
+    /**
+     * Returns how many times {@link #pop()} was called on this ring, whatever it returned: the daemon ends a batch
+     * in which the device did not even look for a buffer (a receive queue with nothing to deliver) instead of
+     * calling it again at once because buffers are available.
+     *
+     * @return the count since the ring was created
+     */
+    public long popCalls() {
+        return popCalls;
     }
 }

@@ -136,6 +136,57 @@ class DeviceBackendTest {
         }
     }
 
+    /**
+     * Queue 1 consumes requests and, per request, owes queue 0 one buffer (as a loopback owes its receive queue a
+     * frame); queue 0 takes buffers only while something is owed. Both queues share one worker.
+     */
+    static final class ForwardingDevice implements VhostUserDevice {
+        final AtomicInteger owed = new AtomicInteger();
+        final AtomicInteger delivered = new AtomicInteger();
+        final AtomicInteger idleCalls = new AtomicInteger();
+
+        @Override
+        public int queueCount() {
+            return 2;
+        }
+
+        @Override
+        public long features() {
+            return VirtioFeature.VERSION_1.mask();
+        }
+
+        @Override
+        public int workerOf(int queue) {
+            return 0;
+        }
+
+        @Override
+        public boolean hasPendingWork(int queue) {
+            return queue == 0 && owed.get() > 0;
+        }
+
+        @Override
+        public void handleQueue(int queue, Virtqueue virtqueue) throws GuestMemoryException {
+            if (queue == 1) {
+                for (DescriptorChain c; (c = virtqueue.pop()) != null; ) {
+                    virtqueue.addUsed(c, 0);
+                    owed.incrementAndGet();
+                }
+                return;
+            }
+            if (owed.get() == 0) {
+                idleCalls.incrementAndGet(); // nothing to deliver: takes no buffer
+                return;
+            }
+            for (DescriptorChain c; owed.get() > 0 && (c = virtqueue.pop()) != null; ) {
+                c.write(0, ByteBuffer.wrap("FWD".getBytes(StandardCharsets.US_ASCII)));
+                virtqueue.addUsed(c, 3);
+                owed.decrementAndGet();
+                delivered.incrementAndGet();
+            }
+        }
+    }
+
     /** A session context backed by the real {@link Supervisor}. */
     static final class TestSession implements SessionContext {
         final Supervisor supervisor = new Supervisor("test-session");
@@ -661,5 +712,40 @@ class DeviceBackendTest {
         }
         dev.afterChain = null;
         q.callOwner.close();
+    }
+
+    @Test
+    void workAnnouncedByHasPendingWorkRunsTheOtherQueueWithoutAKickAndAnIgnoredFullRingDoesNotSpin()
+            throws Exception {
+        ForwardingDevice dev = new ForwardingDevice();
+        session = new TestSession();
+        backend = new DeviceBackend(dev, session);
+        backend.setFeatures(0);
+        backend.setMemoryTable(new MemoryTable(List.of(new MemoryRegion(0, MEM_SIZE, USER_BASE, 0))),
+                List.of(memfd));
+        GuestQueue rx = new GuestQueue(0);
+        GuestQueue tx = new GuestQueue(1);
+        backend.setVringEnable(0, true);
+        backend.setVringEnable(1, true);
+        for (int i = 0; i < 4; i++) {
+            rx.add("rx buffer " + i);
+        }
+        rx.kick();
+        await().atMost(Duration.ofSeconds(10)).until(() -> dev.idleCalls.get() > 0);
+        // Buffers are available on queue 0 but the device wants none: the worker must park, not loop over them.
+        long passes = backend.workerPasses(0);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+                .until(() -> backend.workerPasses(0) <= passes + 1);
+        assertEquals(0, dev.delivered.get());
+
+        int head = tx.add("frame");
+        tx.kick(); // only queue 1 is kicked: queue 0 runs because the device reports pending work
+        await().atMost(Duration.ofSeconds(10)).until(() -> dev.delivered.get() == 1);
+        DriverRing.Used used = rx.ring.poll();
+        assertEquals(3, used.length());
+        assertEquals("FWD", rx.response(rx.base + 0x4000 + 0x100, 3));
+        assertEquals(head, tx.ring.poll().head());
+        rx.callOwner.close();
+        tx.callOwner.close();
     }
 }

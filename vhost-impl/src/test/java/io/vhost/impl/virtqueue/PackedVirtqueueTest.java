@@ -111,6 +111,23 @@ class PackedVirtqueueTest {
     }
 
     @Test
+    void aBaseWithoutTheUsedHalfStartsUsedWhereAvailIsAsDpdkVirtioUserSendsIt() throws Exception {
+        var fresh = new PackedVirtqueue(0, 4);
+        fresh.setBase(0x8000); // DPDK 22.11 virtio-user for a new ring: avail 0, avail wrap 1, nothing above bit 15
+        assertEquals(0x8000, fresh.usedPosition(), "used starts at 0 with wrap counter 1, like avail");
+        assertEquals(0x8000 | 0x8000_0000, fresh.base());
+
+        ring.device.setBase(0x8000);
+        ring.avail(0, DATA, 1, 5, 0, true);
+        ring.device.addUsed(ring.device.pop(), 0);
+        assertEquals(F_AVAIL | F_USED, ring.flags(0), "the driver (wrap 1) sees the descriptor as used");
+
+        var stopped = new PackedVirtqueue(0, 4);
+        stopped.setBase(3); // avail 3 with wrap 0, used half absent: used is 3 with wrap 0
+        assertEquals(3, stopped.usedPosition());
+    }
+
+    @Test
     void chainAcrossTheRingEndFlipsWrapCounters() throws Exception {
         for (int i = 0; i < 3; i++) {
             ring.avail(i, DATA, 1, i, 0, true);
