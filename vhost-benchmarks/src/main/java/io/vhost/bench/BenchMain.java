@@ -116,8 +116,11 @@ public final class BenchMain {
         Mode[] rtModes = wide ? new Mode[] {Mode.Throughput, Mode.SampleTime} : new Mode[] {Mode.SampleTime};
         for (String caller : callers) {
             if (wanted("control")) { // and the bare caller
-                jmh("control", caller, "ControlPlaneBench\\.(getFeatures|setVringNumAck|setVringKickAck(NoReplay)?"
-                        + "|setMemTableAck(NoReplay)?)$", rtModes, b -> b.param("transport", transports));
+                jmh("control", caller, "ControlPlaneBench\\.(getFeatures|setVringNumAck|setVringKickAck|setMemTableAck)$",
+                        rtModes, b -> b.param("transport", transports));
+                // the front-end without set-up record: FFM only (the record costs the same on both transports)
+                jmh("lean", caller, "ControlPlaneBench\\.(setVringKickAck|setMemTableAck)NoReplay$", rtModes,
+                        b -> b.param("transport", "FFM"));
                 // junixsocket refuses reads on virtual threads, and the bare caller reads on the caller's thread
                 String[] bare = caller.equals("VIRTUAL") ? new String[] {"FFM"} : transports;
                 jmh("bare", caller, "ControlPlaneBench\\.getFeaturesBareCaller$", rtModes,

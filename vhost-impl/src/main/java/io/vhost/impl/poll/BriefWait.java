@@ -86,8 +86,6 @@ public final class BriefWait {
 
     private BriefWait() {
     }
-    static final java.util.concurrent.atomic.LongAdder READY = new java.util.concurrent.atomic.LongAdder(), ENDED = new java.util.concurrent.atomic.LongAdder(), SKIPPED = new java.util.concurrent.atomic.LongAdder(), NOSLOT = new java.util.concurrent.atomic.LongAdder(), OTHER = new java.util.concurrent.atomic.LongAdder();
-    static { Runtime.getRuntime().addShutdownHook(new Thread(() -> System.err.println("BRIEF ready=" + READY + " ended=" + ENDED + " skipped=" + SKIPPED + " noslot=" + NOSLOT + " falseOther=" + OTHER))); }
 
     /**
      * Waits briefly for {@code fd} if the calling thread is virtual, a slot is free and the thread is not backing
@@ -106,12 +104,10 @@ public final class BriefWait {
         State state = STATE.get();
         if (state.skip > 0) {
             state.skip--;
-            SKIPPED.increment();
             return false;
         }
         Slot slot = acquire();
         if (slot == null) {
-            NOSLOT.increment();
             return false;
         }
         boolean ready;
@@ -120,7 +116,6 @@ public final class BriefWait {
         } finally {
             slot.active.set(0);
         }
-        if (ready) READY.increment(); else OTHER.increment();
         if (!ready) {
             state.streak = 0;
             state.backoff = Math.min(MAX_SKIP, Math.max(1, state.backoff * 2));
@@ -181,7 +176,6 @@ public final class BriefWait {
             Unistd.poll(slot.efd, POLL_EVENTFD, -1);
         }
         EventFds.drain(slot.efd);
-        ENDED.increment();
         return (revents & 0xffff) != 0;
     }
 
