@@ -1,59 +1,112 @@
 package io.vhost.bench;
 
+import io.vhost.api.Fd;
 import io.vhost.api.frontend.VhostUserFrontend;
+import io.vhost.api.frontend.SharedRegion;
+import io.vhost.impl.frontend.FrontendOptions;
+import io.vhost.impl.frontend.VmmMemory;
+import io.vhost.impl.sys.EventFds;
 import io.vhost.impl.transport.TransportKind;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Explains a round trip's cost: runs GET_FEATURES round trips between our front-end and back-end (caller on a
+ * Explains a round trip's cost: runs one control-plane operation between our front-end and back-end (caller on a
  * virtual or platform thread) and prints the context switches (voluntary and involuntary, summed over all threads of
- * this process, from {@code /proc/self/task/N/status}) and the user and system CPU time per round trip. A C request/reply between two
- * threads costs two voluntary switches (each side blocks once).
- * <p>Usage: {@code SwitchCount [ffm|junixsocket] [virtual|platform] [ROUND_TRIPS]}; prints one JSON line.
+ * this process, from {@code /proc/self/task/N/status}), the user and system CPU time per operation, and the latency
+ * percentiles of a second, separately timed pass. A C request/reply between two threads costs two switches (each side
+ * blocks once). Meant to run under {@code taskset -c 0}, {@code perf record} or {@code strace -f -c}.
+ *
+ * <p>Usage: {@code SwitchCount [ffm|junixsocket] [virtual|platform] [OPERATIONS] [OPERATION]} where OPERATION is
+ * {@code getFeatures} (default), {@code setVringNumAck}, {@code setVringKickAck}, {@code setMemTableAck} (8 regions),
+ * their {@code ...NoReplay} forms (a front-end without the set-up record) or {@code setVringNumOneway}; prints one JSON
+ * line.
  */
 public final class SwitchCount {
 
     private SwitchCount() {
     }
 
+    /** One operation on a prepared front-end. */
+    @FunctionalInterface
+    private interface Op {
+        void run() throws Exception;
+    }
+
     /**
      * Entry point.
      *
-     * @param args transport, caller kind, round trips
+     * @param args transport, caller kind, operations, operation name
      * @throws Exception if the session fails
      */
     public static void main(String[] args) throws Exception {
         TransportKind kind = TransportKind.valueOf((args.length > 0 ? args[0] : "ffm").toUpperCase(Locale.ROOT));
         boolean virtual = !(args.length > 1 && args[1].equals("platform"));
         int n = args.length > 2 ? Integer.parseInt(args[2]) : 50_000;
-        try (Loopback pair = Loopback.start(kind, ctx -> new NullBackend())) {
-            VhostUserFrontend fe = pair.negotiate(false);
+        String name = args.length > 3 ? args[3] : "getFeatures";
+        boolean lean = name.endsWith("NoReplay");
+        boolean acked = !name.equals("getFeatures") && !name.equals("setVringNumOneway");
+        FrontendOptions options = FrontendOptions.defaults().withReplaySetup(!lean);
+        long region = 64 * 1024;
+        try (Loopback pair = Loopback.start(kind, ctx -> new NullBackend(), options);
+                Fd kick = EventFds.create(EventFds.EFD_CLOEXEC, "switch-count kick eventfd");
+                VmmMemory memory = VmmMemory.create(0, region, region, region, region, region, region, region,
+                        region)) {
+            VhostUserFrontend fe = pair.negotiate(acked);
+            List<SharedRegion> regions = memory.regions();
+            Op op = switch (name.replace("NoReplay", "")) {
+                case "getFeatures" -> fe::getFeatures;
+                case "setVringNumAck" -> () -> fe.setVringNum(0, 256);
+                case "setVringKickAck" -> () -> fe.setVringKick(0, Optional.of(kick));
+                case "setMemTableAck" -> () -> fe.setMemTable(regions);
+                case "setVringNumOneway" -> () -> {
+                    for (int i = 0; i < ControlPlaneBench.ONEWAY_BATCH; i++) {
+                        fe.setVringNum(0, 256);
+                    }
+                    fe.getFeatures();
+                };
+                default -> throw new IllegalArgumentException("unknown operation " + name);
+            };
+            int perOp = name.equals("setVringNumOneway") ? ControlPlaneBench.ONEWAY_BATCH : 1;
+            int calls = Math.max(1, n / perOp);
             AtomicReference<String> result = new AtomicReference<>();
             Runnable body = () -> {
                 try {
-                    for (int i = 0; i < n; i++) { // warm-up
-                        fe.getFeatures();
+                    for (int i = 0; i < calls; i++) { // warm-up
+                        op.run();
                     }
                     long[] s0 = switches();
                     long[] c0 = cpuNanos();
                     long t0 = System.nanoTime();
-                    for (int i = 0; i < n; i++) {
-                        fe.getFeatures();
+                    for (int i = 0; i < calls; i++) {
+                        op.run();
                     }
                     long t1 = System.nanoTime();
                     long[] c1 = cpuNanos();
                     long[] s1 = switches();
-                    result.set(String.format(Locale.ROOT, "{\"bench\":\"switchCount\",\"transport\":\"%s\","
-                                    + "\"caller\":\"%s\",\"round_trips\":%d,\"us_per_rt\":%.2f,"
-                                    + "\"voluntary_switches_per_rt\":%.2f,\"involuntary_switches_per_rt\":%.2f,"
-                                    + "\"user_cpu_us_per_rt\":%.2f,\"system_cpu_us_per_rt\":%.2f,\"threads\":%d}", kind,
-                            virtual ? "virtual" : "platform", n, (t1 - t0) / 1e3 / n,
-                            (double) (s1[0] - s0[0]) / n, (double) (s1[1] - s0[1]) / n,
-                            (c1[0] - c0[0]) / 1e3 / n, (c1[1] - c0[1]) / 1e3 / n, (int) s1[2]));
+                    long[] lat = new long[calls];
+                    for (int i = 0; i < calls; i++) {
+                        long a = System.nanoTime();
+                        op.run();
+                        lat[i] = System.nanoTime() - a;
+                    }
+                    Arrays.sort(lat);
+                    double ops = (double) calls * perOp;
+                    result.set(String.format(Locale.ROOT, "{\"bench\":\"switchCount\",\"op\":\"%s\","
+                                    + "\"transport\":\"%s\",\"caller\":\"%s\",\"ops\":%d,\"us_per_op\":%.2f,"
+                                    + "\"voluntary_switches_per_op\":%.2f,\"involuntary_switches_per_op\":%.2f,"
+                                    + "\"user_cpu_us_per_op\":%.2f,\"system_cpu_us_per_op\":%.2f,\"threads\":%d,"
+                                    + "\"call_p50_us\":%.2f,\"call_p99_us\":%.2f,\"call_p999_us\":%.2f}", name, kind,
+                            virtual ? "virtual" : "platform", (long) ops, (t1 - t0) / 1e3 / ops,
+                            (s1[0] - s0[0]) / ops, (s1[1] - s0[1]) / ops,
+                            (c1[0] - c0[0]) / 1e3 / ops, (c1[1] - c0[1]) / 1e3 / ops, (int) s1[2],
+                            lat[calls / 2] / 1e3, lat[(int) (calls * 0.99)] / 1e3, lat[(int) (calls * 0.999)] / 1e3));
                 } catch (Exception e) {
                     result.set("{\"error\":\"" + e + "\"}");
                 }
