@@ -2,7 +2,6 @@ package io.vhost.testing;
 
 import static org.awaitility.Awaitility.await;
 
-import io.vhost.impl.poll.BriefWait;
 import io.vhost.impl.poll.Poller;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -90,7 +89,6 @@ public final class FdLeakExtension implements BeforeAllCallback, AfterAllCallbac
 
     private static void prewarm() {
         Poller.shared();
-        BriefWait.warmUp();
         new java.security.SecureRandom().nextInt(); // NativePRNG keeps /dev/random and /dev/urandom open
         await().atMost(Duration.ofSeconds(1)).until(() -> true);
     }

@@ -40,6 +40,8 @@ public final class Sockets {
     public static final long FIONREAD = 0x541B;
     /** {@code SO_PEERCRED}. */
     public static final int SO_PEERCRED = 17;
+    /** {@code SO_RCVTIMEO} (the {@code struct timeval} form of x86-64, {@code SO_RCVTIMEO_OLD}). */
+    public static final int SO_RCVTIMEO = 20;
     /** {@code SO_ACCEPTCONN}. */
     public static final int SO_ACCEPTCONN = 30;
     /** {@code SO_DOMAIN}. */
@@ -77,6 +79,8 @@ public final class Sockets {
             Libc.downcall("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GETSOCKOPT = Libc.downcall("getsockopt",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SETSOCKOPT = Libc.downcall("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SENDMSG =
             Libc.downcall("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RECVMSG =
@@ -277,6 +281,35 @@ public final class Sockets {
             throw Errno.failure("getsockopt", "(fd=" + fd + ", option=" + option + ")", cs.errno());
         }
         return buf.get(JAVA_INT, 0);
+    }
+
+    /**
+     * Sets {@code SO_RCVTIMEO}: a receive that blocks (no {@link #MSG_DONTWAIT}, blocking socket) returns
+     * {@code EAGAIN} after about this long. The kernel rounds the time up to whole scheduler ticks.
+     *
+     * @param fd the socket
+     * @param timeoutNanos the timeout, at least 1 µs; 0 means none (block for ever)
+     * @throws NativeCallException if it fails
+     */
+    public static void setReceiveTimeout(int fd, long timeoutNanos) throws NativeCallException {
+        if (timeoutNanos < 0 || (timeoutNanos > 0 && timeoutNanos < 1_000)) {
+            throw new IllegalArgumentException("receive timeout " + timeoutNanos + " ns must be 0 or at least 1 µs");
+        }
+        CallState cs = CallState.current();
+        MemorySegment tv = cs.scratch();
+        long micros = timeoutNanos / 1_000;
+        tv.set(JAVA_LONG, Structs.TIMEVAL_SEC, micros / 1_000_000);
+        tv.set(JAVA_LONG, Structs.TIMEVAL_USEC, micros % 1_000_000);
+        int r;
+        try {
+            r = (int) SETSOCKOPT.invokeExact(cs.errnoSegment, fd, SOL_SOCKET, SO_RCVTIMEO, tv,
+                    (int) Structs.TIMEVAL.byteSize());
+        } catch (Throwable t) {
+            throw Fail.unexpected(t);
+        }
+        if (r < 0) {
+            throw Errno.failure("setsockopt", "(fd=" + fd + ", SO_RCVTIMEO)", cs.errno());
+        }
     }
 
     /**

@@ -53,6 +53,10 @@ public final class Structs {
     public static final StructLayout POLLFD = MemoryLayout.structLayout(
             JAVA_INT.withName("fd"), JAVA_SHORT.withName("events"), JAVA_SHORT.withName("revents"));
 
+    /** {@code struct timeval { time_t tv_sec; suseconds_t tv_usec; }}: 16 bytes. */
+    public static final StructLayout TIMEVAL = MemoryLayout.structLayout(
+            JAVA_LONG.withName("tv_sec"), JAVA_LONG.withName("tv_usec"));
+
     /** Offset of {@code msg_name}. */
     public static final long MSGHDR_NAME = off(MSGHDR, "msg_name");
     /** Offset of {@code msg_namelen}. */
@@ -97,6 +101,11 @@ public final class Structs {
     public static final long POLLFD_EVENTS = off(POLLFD, "events");
     /** Offset of {@code pollfd.revents}. */
     public static final long POLLFD_REVENTS = off(POLLFD, "revents");
+
+    /** Offset of {@code timeval.tv_sec}. */
+    public static final long TIMEVAL_SEC = off(TIMEVAL, "tv_sec");
+    /** Offset of {@code timeval.tv_usec}. */
+    public static final long TIMEVAL_USEC = off(TIMEVAL, "tv_usec");
 
     private Structs() {
     }

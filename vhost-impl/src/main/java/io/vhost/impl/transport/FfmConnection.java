@@ -3,6 +3,7 @@ package io.vhost.impl.transport;
 import io.vhost.api.Fd;
 import io.vhost.api.error.NativeCallException;
 import io.vhost.api.error.PeerDisconnectedException;
+import io.vhost.impl.poll.BriefWait;
 import io.vhost.impl.poll.Poller;
 import io.vhost.impl.sys.Epoll;
 import io.vhost.impl.sys.Errno;
@@ -50,11 +51,17 @@ final class FfmConnection implements Connection {
     private static final boolean READ_AHEAD = Boolean.parseBoolean(System.getProperty("vhost.transport.readAhead",
             "true"));
     private boolean waitedLastTime; // guarded by receiveLock
+    private boolean lastReceiveWaited; // set by receiveSome; guarded by receiveLock
     private ReadAhead readAhead; // created by the first receiveMessage; guarded by receiveLock
     private OwnedFd hangupWatch; // a copy of the socket fd, registered for EPOLLRDHUP only; guarded by inUse
 
     FfmConnection(OwnedFd socket, String description, Poller poller) throws NativeCallException {
-        Unistd.setNonBlocking(socket.number(), true);
+        // Blocking mode with a receive timeout: a virtual thread holding a brief-wait ticket waits and reads in one
+        // blocking recvmsg; every other call passes MSG_DONTWAIT and never blocks.
+        Unistd.setNonBlocking(socket.number(), false);
+        if (BriefWait.limitNanos() > 0) {
+            Sockets.setReceiveTimeout(socket.number(), Math.max(1_000, BriefWait.limitNanos()));
+        }
         this.socket = socket;
         this.fd = socket.number();
         this.description = "ffm " + description + " (fd " + fd + ")";
@@ -85,7 +92,8 @@ final class FfmConnection implements Connection {
             while (sent < length || (length == 0 && fdCount > 0 && sent == 0)) {
                 long n;
                 try {
-                    n = sendBuffers.send(fd, data.asSlice(sent), sendFds, sent == 0 ? fdCount : 0, 0);
+                    n = sendBuffers.send(fd, sent == 0 ? data : data.asSlice(sent), sendFds, sent == 0 ? fdCount : 0,
+                            Sockets.MSG_DONTWAIT);
                 } catch (NativeCallException e) {
                     throw translate(e);
                 }
@@ -158,31 +166,14 @@ final class FfmConnection implements Connection {
     /** Reads into the read-ahead buffer until it holds {@code wanted} unread bytes. */
     private void fill(int wanted, boolean header) throws IOException {
         ReadAhead ra = readAhead;
+        boolean waitFirst = header && ra.available() == 0 && waitedLastTime;
         boolean waited = false;
-        if (header && ra.available() == 0 && waitedLastTime && Thread.currentThread().isVirtual()) {
-            awaitReadable();
-            waited = true;
-        }
         while (ra.available() < wanted) {
-            long n;
-            try {
-                n = receiveBuffers.receive(fd, ra.room(), 0);
-            } catch (NativeCallException e) {
-                throw translate(e);
-            }
-            if (n < 0) {
-                waited |= header && ra.available() == 0;
-                awaitReadable();
-                continue;
-            }
-            List<Fd> fds = List.of();
-            int count = receiveBuffers.receivedCount();
-            if (count > 0) {
-                fds = new ArrayList<>(count);
-                for (int i = 0; i < count; i++) {
-                    fds.add(OwnedFd.of(receiveBuffers.receivedFd(i), "fd " + (i + 1) + " received on " + description));
-                }
-            }
+            boolean first = header && ra.available() == 0;
+            long n = receiveSome(ra.room(), waitFirst);
+            waitFirst = false;
+            waited |= first && lastReceiveWaited;
+            List<Fd> fds = takeReceivedFds();
             if (n == 0) {
                 Frames.closeAll(fds);
                 int got = ra.available();
@@ -199,6 +190,72 @@ final class FfmConnection implements Connection {
         }
         if (header) {
             waitedLastTime = waited;
+        }
+    }
+
+    /** Owns the descriptors the last receive collected (none: the shared empty list). */
+    private List<Fd> takeReceivedFds() {
+        int count = receiveBuffers.receivedCount();
+        if (count == 0) {
+            return List.of();
+        }
+        List<Fd> fds = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            fds.add(OwnedFd.of(receiveBuffers.receivedFd(i), "fd " + (i + 1) + " received on " + description));
+        }
+        return fds;
+    }
+
+    /**
+     * One {@code recvmsg} into {@code into} that returns data or end of stream, waiting as long as it takes: a
+     * virtual thread first in one blocking, timed {@code recvmsg} on its carrier ({@link BriefWait}: waiting and
+     * reading in one call), then parked through the poller; a platform thread in {@code poll(2)}. Sets
+     * {@link #lastReceiveWaited}.
+     *
+     * @param into where the bytes go
+     * @param waitFirst the previous read had to wait, so this one is expected to wait too: skip the non-blocking try
+     * @return bytes received (at least 1), or 0 at end of stream
+     */
+    private long receiveSome(MemorySegment into, boolean waitFirst) throws IOException {
+        boolean virtual = Thread.currentThread().isVirtual();
+        boolean tryNow = !(waitFirst && virtual);
+        lastReceiveWaited = false;
+        try {
+            while (true) {
+                if (tryNow) {
+                    long n = receiveBuffers.receive(fd, into, Sockets.MSG_DONTWAIT);
+                    if (n >= 0) {
+                        return n;
+                    }
+                }
+                tryNow = true;
+                lastReceiveWaited = true;
+                if (!virtual) {
+                    Unistd.poll(fd, Unistd.POLLIN, -1);
+                    continue;
+                }
+                BriefWait.Ticket ticket = BriefWait.begin();
+                if (ticket != null) {
+                    long n = -1;
+                    try {
+                        // Blocks for at most about the SO_RCVTIMEO. The kernel counts that timeout in scheduler ticks
+                        // and ends it at a tick boundary, so a first wait that began just before one can end after
+                        // microseconds; the second lasts at least a whole tick.
+                        n = receiveBuffers.receive(fd, into, 0);
+                        if (n < 0) {
+                            n = receiveBuffers.receive(fd, into, 0);
+                        }
+                    } finally {
+                        BriefWait.end(ticket, n >= 0);
+                    }
+                    if (n >= 0) {
+                        return n;
+                    }
+                }
+                poller.awaitReadable(fd);
+            }
+        } catch (NativeCallException e) {
+            throw translate(e);
         }
     }
 
@@ -219,25 +276,15 @@ final class FfmConnection implements Connection {
             int got = 0;
             boolean waited = false;
             try {
-                if (waitedLastTime && Thread.currentThread().isVirtual()) {
-                    awaitReadable();
-                    waited = true;
-                }
                 while (got < min) {
-                    long n = receiveBuffers.receive(fd, got == 0 ? data : data.asSlice(got, wanted - got), 0);
-                    if (n < 0) {
-                        awaitReadable();
-                        waited |= got == 0;
-                        continue;
-                    }
-                    int count = receiveBuffers.receivedCount();
-                    if (count > 0) {
+                    long n = receiveSome(got == 0 ? data : data.asSlice(got, wanted - got), got == 0 && waitedLastTime);
+                    waited |= got == 0 && lastReceiveWaited;
+                    List<Fd> more = takeReceivedFds();
+                    if (!more.isEmpty()) {
                         if (fds.isEmpty()) {
-                            fds = new ArrayList<>(count);
-                        }
-                        for (int i = 0; i < count; i++) {
-                            fds.add(OwnedFd.of(receiveBuffers.receivedFd(i), "fd " + (fds.size() + 1)
-                                    + " received on " + description));
+                            fds = more;
+                        } else {
+                            fds.addAll(more);
                         }
                     }
                     if (n == 0) {
@@ -250,9 +297,6 @@ final class FfmConnection implements Connection {
                     }
                     got += (int) n;
                 }
-            } catch (NativeCallException e) {
-                Frames.closeAll(fds);
-                throw translate(e);
             } catch (IOException | RuntimeException e) {
                 Frames.closeAll(fds);
                 throw e;
@@ -279,16 +323,7 @@ final class FfmConnection implements Connection {
             MemorySegment data = target(payload, wanted);
             int got = 0;
             while (got < wanted) {
-                long n;
-                try {
-                    n = receiveBuffers.receive(fd, data.asSlice(got), 0);
-                } catch (NativeCallException e) {
-                    throw translate(e);
-                }
-                if (n < 0) {
-                    awaitReadable();
-                    continue;
-                }
+                long n = receiveSome(got == 0 ? data : data.asSlice(got), false);
                 int count = receiveBuffers.receivedCount();
                 if (count > 0) {
                     for (int i = 0; i < count; i++) {
@@ -444,14 +479,6 @@ final class FfmConnection implements Connection {
                     + e.getMessage() + ")", e);
         }
         return e;
-    }
-
-    private void awaitReadable() throws IOException {
-        if (Thread.currentThread().isVirtual()) {
-            poller.awaitReadableSoon(fd);
-        } else {
-            Unistd.poll(fd, Unistd.POLLIN, -1);
-        }
     }
 
     private void awaitWritable() throws IOException {

@@ -23,9 +23,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The brief kernel wait: it finds data, it is ended by the watcher when nothing comes (no kernel timer), it backs off,
- * it is only for virtual threads, and it never stops other virtual threads for good. The surefire JVM runs two
- * carriers, so two slots.
+ * The brief kernel wait: it finds data, it ends by itself when nothing comes (the kernel's timeout), it backs off, it
+ * is only for virtual threads, at most {@link BriefWait#maxWaiters()} carriers wait at once, and it never stops other
+ * virtual threads for good. The surefire JVM runs two carriers, so two waiters.
  */
 @NoFdLeaks(eachTest = true)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -78,7 +78,7 @@ class BriefWaitTest {
             }
         });
         try {
-            // On a loaded machine the signaller may miss a wait's window (the watcher ends it): then the thread backs
+            // On a loaded machine the signaller may miss a wait's window (its timeout ends it): then the thread backs
             // off and waits again; some wait must end with the data.
             assertTrue(onVirtualThread(() -> {
                 while (!BriefWait.await(fd.number(), Unistd.POLLIN)) {
@@ -93,11 +93,11 @@ class BriefWaitTest {
     }
 
     @Test
-    void aWaitForNothingIsEndedByTheWatcherThenTheThreadBacksOff() throws Exception {
+    void aWaitForNothingEndsByItselfThenTheThreadBacksOff() throws Exception {
         OwnedFd fd = eventfd();
         List<Boolean> results = onVirtualThread(() -> {
             List<Boolean> r = new ArrayList<>();
-            r.add(BriefWait.await(fd.number(), Unistd.POLLIN)); // nothing comes: the watcher ends it
+            r.add(BriefWait.await(fd.number(), Unistd.POLLIN)); // nothing comes: the timeout ends it
             EventFds.signal(fd.number(), 1);
             r.add(BriefWait.await(fd.number(), Unistd.POLLIN)); // skipped (back-off 1), although data is there
             r.add(BriefWait.await(fd.number(), Unistd.POLLIN)); // waits again and finds the data
@@ -114,6 +114,51 @@ class BriefWaitTest {
         OwnedFd fd = eventfd();
         EventFds.signal(fd.number(), 1);
         assertFalse(BriefWait.await(fd.number(), Unistd.POLLIN), "a platform thread waits in poll(2) itself");
+    }
+
+    @Test
+    void noMoreThanMaxWaitersCarriersWaitAtOnce() throws Exception {
+        int max = BriefWait.maxWaiters();
+        List<BriefWait.Ticket> held = new ArrayList<>();
+        CompletableFuture<Void> release = new CompletableFuture<>();
+        List<Thread> holders = new ArrayList<>();
+        java.util.concurrent.CountDownLatch taken = new java.util.concurrent.CountDownLatch(max);
+        for (int i = 0; i < max; i++) {
+            holders.add(Thread.ofVirtual().start(() -> {
+                BriefWait.Ticket t = BriefWait.begin();
+                synchronized (held) {
+                    held.add(t);
+                }
+                taken.countDown();
+                try {
+                    release.get(); // holds its ticket, parked (not on a carrier), like a wait in progress
+                } catch (Exception e) {
+                    // ends below
+                } finally {
+                    if (t != null) {
+                        BriefWait.end(t, true);
+                    }
+                }
+            }));
+        }
+        try {
+            assertTrue(taken.await(BOUND.toSeconds(), TimeUnit.SECONDS));
+            synchronized (held) {
+                assertFalse(held.contains(null), "the first " + max + " threads get a ticket");
+            }
+            OwnedFd fd = eventfd();
+            EventFds.signal(fd.number(), 1);
+            assertFalse(onVirtualThread(() -> BriefWait.await(fd.number(), Unistd.POLLIN)),
+                    "a further thread does not wait on its carrier although its data is there: it parks instead");
+        } finally {
+            release.complete(null);
+            for (Thread t : holders) {
+                t.join();
+            }
+        }
+        OwnedFd fd = eventfd();
+        EventFds.signal(fd.number(), 1);
+        assertTrue(onVirtualThread(() -> BriefWait.await(fd.number(), Unistd.POLLIN)), "tickets were handed back");
     }
 
     @Test

@@ -110,4 +110,24 @@ class SocketsTest {
             assertFalse(pair[0].isOpen());
         }
     }
+
+    @Test
+    void aBlockingReceiveEndsWithEagainAfterTheReceiveTimeoutAndReadsDataThatArrives() throws Exception {
+        OwnedFd[] pair = Sockets.socketPair(0, "timeout pair");
+        try (OwnedFd a = pair[0]; OwnedFd b = pair[1]; MessageBuffers in = new MessageBuffers();
+                MessageBuffers out = new MessageBuffers(); Arena arena = Arena.ofConfined()) {
+            Sockets.setReceiveTimeout(b.number(), 2_000_000);
+            MemorySegment buf = arena.allocate(4);
+            assertEquals(-1, in.receive(b.number(), buf, 0), "nothing came within the timeout: EAGAIN, not a hang");
+            buf.set(JAVA_INT, 0, 0x01020304);
+            assertEquals(4, out.send(a.number(), buf, new int[0], 0, 0));
+            buf.set(JAVA_INT, 0, 0);
+            assertEquals(4, in.receive(b.number(), buf, 0));
+            assertEquals(0x01020304, buf.get(JAVA_INT, 0));
+            Sockets.setReceiveTimeout(b.number(), 0); // back to blocking for ever: the peer's close ends it
+            a.close();
+            assertEquals(0, in.receive(b.number(), buf, 0));
+            assertThrows(IllegalArgumentException.class, () -> Sockets.setReceiveTimeout(b.number(), 999));
+        }
+    }
 }

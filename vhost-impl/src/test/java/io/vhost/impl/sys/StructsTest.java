@@ -29,6 +29,7 @@ class StructsTest {
             #include <fcntl.h>
             #include <poll.h>
             #include <sys/socket.h>
+            #include <sys/time.h>
             #include <sys/un.h>
             #include <sys/uio.h>
             #include <sys/epoll.h>
@@ -71,10 +72,13 @@ class StructsTest {
               P("pollfd.fd", offsetof(struct pollfd, fd));
               P("pollfd.events", offsetof(struct pollfd, events));
               P("pollfd.revents", offsetof(struct pollfd, revents));
+              P("timeval.size", sizeof(struct timeval));
+              P("timeval.tv_sec", offsetof(struct timeval, tv_sec));
+              P("timeval.tv_usec", offsetof(struct timeval, tv_usec));
               P("AF_UNIX", AF_UNIX); P("SOCK_STREAM", SOCK_STREAM); P("SOCK_NONBLOCK", SOCK_NONBLOCK);
               P("SOCK_CLOEXEC", SOCK_CLOEXEC); P("SOL_SOCKET", SOL_SOCKET); P("SCM_RIGHTS", SCM_RIGHTS);
               P("SO_TYPE", SO_TYPE); P("SO_PEERCRED", SO_PEERCRED); P("SO_ACCEPTCONN", SO_ACCEPTCONN);
-              P("SO_DOMAIN", SO_DOMAIN); P("MSG_CTRUNC", MSG_CTRUNC); P("MSG_DONTWAIT", MSG_DONTWAIT);
+              P("SO_DOMAIN", SO_DOMAIN); P("SO_RCVTIMEO", SO_RCVTIMEO); P("MSG_CTRUNC", MSG_CTRUNC); P("MSG_DONTWAIT", MSG_DONTWAIT);
               P("MSG_NOSIGNAL", MSG_NOSIGNAL); P("MSG_CMSG_CLOEXEC", MSG_CMSG_CLOEXEC);
               P("SHUT_RD", SHUT_RD); P("SHUT_WR", SHUT_WR); P("SHUT_RDWR", SHUT_RDWR);
               P("EPOLLIN", EPOLLIN); P("EPOLLOUT", EPOLLOUT); P("EPOLLERR", EPOLLERR); P("EPOLLHUP", EPOLLHUP);
@@ -183,6 +187,13 @@ class StructsTest {
     }
 
     @Test
+    void timeval() {
+        same("timeval.size", Structs.TIMEVAL.byteSize());
+        same("timeval.tv_sec", Structs.TIMEVAL_SEC);
+        same("timeval.tv_usec", Structs.TIMEVAL_USEC);
+    }
+
+    @Test
     void constants() {
         same("AF_UNIX", Sockets.AF_UNIX);
         same("SOCK_STREAM", Sockets.SOCK_STREAM);
@@ -194,6 +205,7 @@ class StructsTest {
         same("SO_PEERCRED", Sockets.SO_PEERCRED);
         same("SO_ACCEPTCONN", Sockets.SO_ACCEPTCONN);
         same("SO_DOMAIN", Sockets.SO_DOMAIN);
+        same("SO_RCVTIMEO", Sockets.SO_RCVTIMEO);
         same("MSG_CTRUNC", Sockets.MSG_CTRUNC);
         same("MSG_DONTWAIT", Sockets.MSG_DONTWAIT);
         same("MSG_NOSIGNAL", Sockets.MSG_NOSIGNAL);
