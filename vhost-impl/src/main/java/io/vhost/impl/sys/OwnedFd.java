@@ -32,13 +32,23 @@ public final class OwnedFd implements Fd {
     }
 
     private final int number;
-    private final String role;
+    private String role; // built on first use when null (see received)
+    private final int receivedIndex;
+    private final String receivedOn;
     @SuppressWarnings("unused") // accessed through STATE
     private volatile int state;
 
     private OwnedFd(int number, String role) {
         this.number = number;
         this.role = role;
+        this.receivedIndex = 0;
+        this.receivedOn = null;
+    }
+
+    private OwnedFd(int number, int receivedIndex, String receivedOn) {
+        this.number = number;
+        this.receivedIndex = receivedIndex;
+        this.receivedOn = receivedOn;
     }
 
     /**
@@ -56,11 +66,28 @@ public final class OwnedFd implements Fd {
         return new OwnedFd(number, Objects.requireNonNull(role, "role"));
     }
 
+    /**
+     * Takes ownership of a descriptor that arrived with a message; its role, "fd 2 received on ...", is built only
+     * when a message or {@link #role()} needs it, so receiving costs no string building.
+     *
+     * @param number the descriptor, {@code >= 0}
+     * @param index its 1-based position among the descriptors of one read
+     * @param where the connection's description
+     * @return the owner
+     * @throws IllegalArgumentException if {@code number < 0}
+     */
+    public static OwnedFd received(int number, int index, String where) {
+        if (number < 0) {
+            throw new IllegalArgumentException("not a descriptor number: " + number + " received on " + where);
+        }
+        return new OwnedFd(number, index, Objects.requireNonNull(where, "where"));
+    }
+
     @Override
     public int number() {
         int s = (int) STATE.getVolatile(this);
         if (s != OPEN) {
-            throw new IllegalStateException(role + " (fd " + number + ") is " + (s == CLOSED ? "closed" : "taken"));
+            throw new IllegalStateException(role() + " (fd " + number + ") is " + (s == CLOSED ? "closed" : "taken"));
         }
         return number;
     }
@@ -72,19 +99,28 @@ public final class OwnedFd implements Fd {
 
     @Override
     public String role() {
-        return role;
+        String r = role;
+        if (r == null) {
+            r = "fd " + receivedIndex + " received on " + receivedOn; // a benign race: every thread builds the same
+            role = r;
+        }
+        return r;
     }
 
     @Override
     public OwnedFd take() {
-        return take(role);
+        if (!STATE.compareAndSet(this, OPEN, TAKEN)) {
+            throw new IllegalStateException("cannot take " + role() + " (fd " + number + "): it is "
+                    + ((int) STATE.getVolatile(this) == CLOSED ? "closed" : "already taken"));
+        }
+        return role == null ? new OwnedFd(number, receivedIndex, receivedOn) : new OwnedFd(number, role);
     }
 
     @Override
     public OwnedFd take(String newRole) {
         Objects.requireNonNull(newRole, "newRole");
         if (!STATE.compareAndSet(this, OPEN, TAKEN)) {
-            throw new IllegalStateException("cannot take " + role + " (fd " + number + "): it is "
+            throw new IllegalStateException("cannot take " + role() + " (fd " + number + "): it is "
                     + ((int) STATE.getVolatile(this) == CLOSED ? "closed" : "already taken"));
         }
         return new OwnedFd(number, newRole);
@@ -99,7 +135,7 @@ public final class OwnedFd implements Fd {
      */
     public int release() {
         if (!STATE.compareAndSet(this, OPEN, TAKEN)) {
-            throw new IllegalStateException("cannot release " + role + " (fd " + number + "): not open");
+            throw new IllegalStateException("cannot release " + role() + " (fd " + number + "): not open");
         }
         return number;
     }
@@ -110,13 +146,13 @@ public final class OwnedFd implements Fd {
             try {
                 Unistd.close(number);
             } catch (NativeCallException e) {
-                LOG.log(System.Logger.Level.WARNING, "closing " + role + ": " + e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, "closing " + role() + ": " + e.getMessage());
             }
         }
     }
 
     @Override
     public String toString() {
-        return role + " (fd " + number + (isOpen() ? ")" : ", not open)");
+        return role() + " (fd " + number + (isOpen() ? ")" : ", not open)");
     }
 }

@@ -201,7 +201,7 @@ final class FfmConnection implements Connection {
         }
         List<Fd> fds = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            fds.add(OwnedFd.of(receiveBuffers.receivedFd(i), "fd " + (i + 1) + " received on " + description));
+            fds.add(OwnedFd.received(receiveBuffers.receivedFd(i), i + 1, description));
         }
         return fds;
     }

@@ -293,7 +293,7 @@ final class JunixConnection implements Connection {
                 } finally {
                     new FileInputStream(fd).close();
                 }
-                into.add(OwnedFd.of(copy, "fd " + (into.size() + 1) + " received on " + description));
+                into.add(OwnedFd.received(copy, into.size() + 1, description));
             }
             socket.clearReceivedFileDescriptors();
         }
