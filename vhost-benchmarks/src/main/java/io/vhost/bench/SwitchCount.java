@@ -8,6 +8,7 @@ import io.vhost.impl.frontend.VmmMemory;
 import io.vhost.impl.sys.EventFds;
 import io.vhost.impl.transport.TransportKind;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -83,11 +84,13 @@ public final class SwitchCount {
                     }
                     long[] s0 = switches();
                     long[] c0 = cpuNanos();
+                    long b0 = allocatedBytes();
                     long t0 = System.nanoTime();
                     for (int i = 0; i < calls; i++) {
                         op.run();
                     }
                     long t1 = System.nanoTime();
+                    long b1 = allocatedBytes();
                     long[] c1 = cpuNanos();
                     long[] s1 = switches();
                     long[] lat = new long[calls];
@@ -102,10 +105,10 @@ public final class SwitchCount {
                                     + "\"transport\":\"%s\",\"caller\":\"%s\",\"ops\":%d,\"us_per_op\":%.2f,"
                                     + "\"voluntary_switches_per_op\":%.2f,\"involuntary_switches_per_op\":%.2f,"
                                     + "\"user_cpu_us_per_op\":%.2f,\"system_cpu_us_per_op\":%.2f,\"threads\":%d,"
-                                    + "\"call_p50_us\":%.2f,\"call_p99_us\":%.2f,\"call_p999_us\":%.2f}", name, kind,
+                                    + "\"heap_bytes_per_op\":%.0f,\"call_p50_us\":%.2f,\"call_p99_us\":%.2f,\"call_p999_us\":%.2f}", name, kind,
                             virtual ? "virtual" : "platform", (long) ops, (t1 - t0) / 1e3 / ops,
                             (s1[0] - s0[0]) / ops, (s1[1] - s0[1]) / ops,
-                            (c1[0] - c0[0]) / 1e3 / ops, (c1[1] - c0[1]) / 1e3 / ops, (int) s1[2],
+                            (c1[0] - c0[0]) / 1e3 / ops, (c1[1] - c0[1]) / 1e3 / ops, (int) s1[2], (b1 - b0) / ops,
                             lat[calls / 2] / 1e3, lat[(int) (calls * 0.99)] / 1e3, lat[(int) (calls * 0.999)] / 1e3));
                 } catch (Exception e) {
                     result.set("{\"error\":\"" + e + "\"}");
@@ -115,6 +118,11 @@ public final class SwitchCount {
             t.join();
             System.out.println(result.get());
         }
+    }
+
+    /** Heap bytes allocated so far by all platform threads (virtual threads allocate in their carriers' buffers). */
+    private static long allocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getTotalThreadAllocatedBytes();
     }
 
     /** Voluntary and involuntary context switches summed over this process's threads, and the thread count. */
