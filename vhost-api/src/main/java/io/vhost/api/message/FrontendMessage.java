@@ -251,6 +251,11 @@ public sealed interface FrontendMessage extends AutoCloseable {
         public List<Fd> fds() {
             return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
+
+        @Override
+        public void close() {
+            fd.ifPresent(Fd::close); // without building the fds() list
+        }
     }
 
     /**
@@ -275,6 +280,11 @@ public sealed interface FrontendMessage extends AutoCloseable {
         public List<Fd> fds() {
             return fd.isPresent() ? List.of(fd.get()) : List.of();
         }
+
+        @Override
+        public void close() {
+            fd.ifPresent(Fd::close); // without building the fds() list
+        }
     }
 
     /**
@@ -298,6 +308,11 @@ public sealed interface FrontendMessage extends AutoCloseable {
         @Override
         public List<Fd> fds() {
             return fd.isPresent() ? List.of(fd.get()) : List.of();
+        }
+
+        @Override
+        public void close() {
+            fd.ifPresent(Fd::close); // without building the fds() list
         }
     }
 
