@@ -505,15 +505,15 @@ public final class VhostUserCodec {
             throw new IllegalArgumentException("payload size " + b.limit() + " is neither " + exact + " (" + n
                     + " regions of " + rs + " bytes) nor " + full);
         }
-        List<MemoryRegion> regions = new ArrayList<>((int) n);
+        MemoryRegion[] regions = new MemoryRegion[(int) n]; // List.of makes the one copy MemoryTable keeps as is
         for (int i = 0; i < n; i++) {
             try {
-                regions.add(readRegion(b, MEM_REGIONS + i * rs, o));
+                regions[i] = readRegion(b, MEM_REGIONS + i * rs, o);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("region " + i + ": " + e.getMessage(), e);
             }
         }
-        return new MemoryTable(regions);
+        return new MemoryTable(List.of(regions));
     }
 
     private static MemoryRegion readSingleRegion(ByteBuffer b, CodecOptions o) {

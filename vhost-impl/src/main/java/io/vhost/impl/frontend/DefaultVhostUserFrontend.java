@@ -31,7 +31,6 @@ import io.vhost.api.message.VringFd;
 import io.vhost.api.message.VringState;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -159,13 +158,16 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
     @Override
     public void setMemTable(List<SharedRegion> regions) throws VhostException {
         Objects.requireNonNull(regions, "regions");
-        List<MemoryRegion> descs = new ArrayList<>(regions.size());
-        List<Fd> fds = new ArrayList<>(regions.size());
+        // Arrays, not lists: List.of makes the one immutable copy, which MemoryTable and SetMemTable keep as is.
+        MemoryRegion[] descs = new MemoryRegion[regions.size()];
+        Fd[] fds = new Fd[descs.length];
+        int i = 0;
         for (SharedRegion r : regions) {
-            descs.add(r.region());
-            fds.add(r.fd());
+            descs[i] = r.region();
+            fds[i++] = r.fd();
         }
-        FrontendMessage.SetMemTable m = new FrontendMessage.SetMemTable(new MemoryTable(descs), fds);
+        FrontendMessage.SetMemTable m = new FrontendMessage.SetMemTable(new MemoryTable(List.of(descs)),
+                List.of(fds));
         engine.locked(() -> {
             boolean listening = negotiation.postcopyListening();
             try (Reply reply = engine.exchange(m)) {
