@@ -6,6 +6,9 @@ import static io.vhost.api.message.Fds.*;
 import static io.vhost.api.message.ReplyKind.*;
 
 import io.vhost.api.feature.VirtioFeature;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -40,13 +43,8 @@ public enum BackendRequest implements Request {
     /** Provisional: unmaps a range previously mapped by BACKEND_SHMEM_MAP. */
     BACKEND_SHMEM_UNMAP(10, Body.SHMEM_MAP, NONE, Gate.protocol(ProtocolFeature.SHMEM), ACK_IF_ASKED, U64, NONE, true);
 
-    private static final BackendRequest[] BY_ID = new BackendRequest[values().length + 1];
-
-    static {
-        for (BackendRequest r : values()) {
-            BY_ID[r.rule.id()] = r;
-        }
-    }
+    // One shared Optional per id, so that looking up a received header's request allocates nothing.
+    private static final List<Optional<BackendRequest>> BY_ID = byIdTable();
 
     private final Rule rule;
 
@@ -62,7 +60,15 @@ public enum BackendRequest implements Request {
      * @return the request, or empty for 0 and unknown ids
      */
     public static Optional<BackendRequest> byId(long id) {
-        return id > 0 && id < BY_ID.length ? Optional.of(BY_ID[(int) id]) : Optional.empty();
+        return id > 0 && id < BY_ID.size() ? BY_ID.get((int) id) : Optional.empty();
+    }
+
+    private static List<Optional<BackendRequest>> byIdTable() {
+        List<Optional<BackendRequest>> table = new ArrayList<>(Collections.nCopies(values().length + 1, Optional.empty()));
+        for (BackendRequest r : values()) {
+            table.set(r.rule.id(), Optional.of(r));
+        }
+        return List.copyOf(table);
     }
 
     @Override

@@ -6,6 +6,9 @@ import static io.vhost.api.message.Fds.*;
 import static io.vhost.api.message.ReplyKind.*;
 
 import io.vhost.api.feature.VirtioFeature;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -114,13 +117,8 @@ public enum FrontendRequest implements Request {
     GET_VRING_BASE_SKIP_DRAIN(45, VRING_STATE, NONE, Gate.protocol(ProtocolFeature.GET_VRING_BASE_SKIP_DRAIN), ALWAYS, VRING_STATE,
             NONE, true);
 
-    private static final FrontendRequest[] BY_ID = new FrontendRequest[values().length + 1];
-
-    static {
-        for (FrontendRequest r : values()) {
-            BY_ID[r.rule.id()] = r;
-        }
-    }
+    // One shared Optional per id, so that looking up a received header's request allocates nothing.
+    private static final List<Optional<FrontendRequest>> BY_ID = byIdTable();
 
     private final Rule rule;
 
@@ -136,7 +134,15 @@ public enum FrontendRequest implements Request {
      * @return the request, or empty for 0 and unknown ids
      */
     public static Optional<FrontendRequest> byId(long id) {
-        return id > 0 && id < BY_ID.length ? Optional.of(BY_ID[(int) id]) : Optional.empty();
+        return id > 0 && id < BY_ID.size() ? BY_ID.get((int) id) : Optional.empty();
+    }
+
+    private static List<Optional<FrontendRequest>> byIdTable() {
+        List<Optional<FrontendRequest>> table = new ArrayList<>(Collections.nCopies(values().length + 1, Optional.empty()));
+        for (FrontendRequest r : values()) {
+            table.set(r.rule.id(), Optional.of(r));
+        }
+        return List.copyOf(table);
     }
 
     @Override

@@ -21,8 +21,8 @@ public record MemoryTable(List<MemoryRegion> regions) {
                     + " is outside 1.." + MAX_REGIONS);
         }
         boolean xen = regions.getFirst().xen().isPresent();
-        for (MemoryRegion r : regions) {
-            if (r.xen().isPresent() != xen) {
+        for (int i = 1; i < regions.size(); i++) {
+            if (regions.get(i).xen().isPresent() != xen) {
                 throw new IllegalArgumentException("memory table mixes regions with and without Xen fields");
             }
         }

@@ -26,6 +26,7 @@ import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.transport.Connection;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -67,7 +68,8 @@ final class ChannelSender implements FrontendChannel, AutoCloseable {
     private final Negotiated negotiated;
     private final SessionMetrics metrics;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ByteBuffer out = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES);
+    private final ByteBuffer out = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
+            .order(ByteOrder.nativeOrder()); // as the codec writes: it encodes in place
     private final ByteBuffer header = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES);
     private final ByteBuffer payload = ByteBuffer.allocate(VhostUserCodec.MAX_PAYLOAD_BYTES);
 

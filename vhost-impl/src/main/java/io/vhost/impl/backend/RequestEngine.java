@@ -80,9 +80,13 @@ final class RequestEngine implements ChannelSender.Negotiated {
     private final TransportKind transport;
     private final int queueCount;
     private final int maxQueueSize;
-    private final ByteBuffer header = ByteBuffer.allocateDirect(VhostUserCodec.HEADER_BYTES);
-    private final ByteBuffer payload = ByteBuffer.allocateDirect(VhostUserCodec.MAX_PAYLOAD_BYTES);
-    private final ByteBuffer out = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES);
+    // Native order, as the codec reads and writes: it then works on these buffers in place, without slices.
+    private final ByteBuffer header = ByteBuffer.allocateDirect(VhostUserCodec.HEADER_BYTES)
+            .order(ByteOrder.nativeOrder());
+    private final ByteBuffer payload = ByteBuffer.allocateDirect(VhostUserCodec.MAX_PAYLOAD_BYTES)
+            .order(ByteOrder.nativeOrder());
+    private final ByteBuffer out = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
+            .order(ByteOrder.nativeOrder());
     private final boolean[] enabled;
     private final boolean[] started;
 
@@ -93,6 +97,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
     private boolean postcopyListening;
     private boolean postcopyAckDue;
     private CodecOptions codecOptions = CodecOptions.DEFAULT;
+    private Reply.U64 lastU64 = Reply.ack(true); // the last value reply built; see u64(long)
     private volatile ChannelSender channel;
     private long requests;
 
@@ -340,7 +345,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
     /** Returns the reply body, or null for requests answered only by a reply-ack. */
     private Reply handle(FrontendMessage message) throws VhostException, IOException {
         return switch (message) {
-            case GetFeatures m -> new Reply.U64(offeredFeatures());
+            case GetFeatures m -> u64(offeredFeatures());
             case SetFeatures m -> {
                 setFeatures(m.features());
                 yield null;
@@ -413,12 +418,12 @@ final class RequestEngine implements ChannelSender.Negotiated {
                 handler.setVringErr(queue(m.request(), m.vring().index()), m.fd());
                 yield null;
             }
-            case GetProtocolFeatures m -> new Reply.U64(offeredProtocolFeatures());
+            case GetProtocolFeatures m -> u64(offeredProtocolFeatures());
             case SetProtocolFeatures m -> {
                 setProtocolFeatures(m.features());
                 yield null;
             }
-            case GetQueueNum m -> new Reply.U64(queueCount);
+            case GetQueueNum m -> u64(queueCount);
             case SetVringEnable m -> {
                 int q = queue(m.request(), m.state().index());
                 long num = m.state().num();
@@ -517,7 +522,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
                 handler.vringKick(q);
                 yield null;
             }
-            case GetMaxMemSlots m -> new Reply.U64(handler.maxMemorySlots());
+            case GetMaxMemSlots m -> u64(handler.maxMemorySlots());
             case AddMemReg m -> {
                 handler.addMemoryRegion(m.region(), m.fd());
                 yield postcopyListening ? new Reply.MemoryRegionReply(m.region()) : null;
@@ -535,7 +540,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
                 handler.setStatus((int) m.status());
                 yield null;
             }
-            case GetStatus m -> new Reply.U64(handler.getStatus() & 0xFFL);
+            case GetStatus m -> u64(handler.getStatus() & 0xFFL);
             case GetSharedObject m -> {
                 Optional<Fd> fd = handler.getSharedObject(m.object().uuid());
                 yield new Reply.U64(fd.isPresent() ? 0 : 1, fd);
@@ -551,6 +556,19 @@ final class RequestEngine implements ChannelSender.Negotiated {
             case GetShmemConfig m -> new Reply.ShmemConfigReply(handler.getShmemConfig());
             case GetVringBaseSkipDrain m -> stopRing(queue(m.request(), m.state().index()), StopMode.SUSPEND_INFLIGHT);
         };
+    }
+
+    /**
+     * Returns a u64 reply without fd: the last one built when the value is the same (answers to GET_FEATURES and the
+     * other queries rarely change; the reply is immutable and closing it does nothing).
+     */
+    private Reply.U64 u64(long value) {
+        Reply.U64 reply = lastU64;
+        if (reply.value() != value) {
+            reply = new Reply.U64(value);
+            lastU64 = reply;
+        }
+        return reply;
     }
 
     /**

@@ -14,6 +14,41 @@ import java.util.Optional;
  */
 public record Header(long request, int flags, long size) {
 
+    // Shared instances for most control-plane traffic, so that decoding its headers allocates nothing: every request
+    // id of the tables, every valid flags word (version 1, REPLY and NEED_REPLY either way) and a payload of 0 or 8
+    // bytes (no body, a u64, a vring state or a reply-ack).
+    private static final int SHARED_IDS = FrontendRequest.values().length + 1; // the larger table; ids are 1..n
+    private static final Header[] SHARED = new Header[SHARED_IDS * 4 * 2];
+
+    static {
+        for (int id = 0; id < SHARED_IDS; id++) {
+            for (int bits = 0; bits < 4; bits++) { // REPLY and NEED_REPLY
+                for (int size = 0; size <= 8; size += 8) {
+                    int flags = HeaderFlags.VERSION | bits << 2;
+                    SHARED[sharedIndex(id, flags, size)] = new Header(id, flags, size);
+                }
+            }
+        }
+    }
+
+    /**
+     * Returns the header with these fields: a shared instance for the common cases above, else a new one.
+     *
+     * @param request the request code
+     * @param flags the flags word
+     * @param size the payload size
+     * @return the header
+     */
+    static Header of(long request, int flags, long size) {
+        boolean shared = request >= 0 && request < SHARED_IDS && (size == 0 || size == 8)
+                && (flags & ~HeaderFlags.KNOWN_MASK) == 0 && (flags & HeaderFlags.VERSION_MASK) == HeaderFlags.VERSION;
+        return shared ? SHARED[sharedIndex((int) request, flags, (int) size)] : new Header(request, flags, size);
+    }
+
+    private static int sharedIndex(int request, int flags, int size) {
+        return (request * 4 + (flags >>> 2)) * 2 + size / 8;
+    }
+
     /**
      * Tells whether the REPLY flag is set.
      *

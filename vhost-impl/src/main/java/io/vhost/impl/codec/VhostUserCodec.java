@@ -56,6 +56,21 @@ public final class VhostUserCodec {
 
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
+    // Requests without a body are immutable and all equal: each decodes to one shared instance.
+    private static final GetFeatures GET_FEATURES_MESSAGE = new GetFeatures();
+    private static final SetOwner SET_OWNER_MESSAGE = new SetOwner();
+    private static final ResetOwner RESET_OWNER_MESSAGE = new ResetOwner();
+    private static final GetProtocolFeatures GET_PROTOCOL_FEATURES_MESSAGE = new GetProtocolFeatures();
+    private static final GetQueueNum GET_QUEUE_NUM_MESSAGE = new GetQueueNum();
+    private static final PostcopyAdvise POSTCOPY_ADVISE_MESSAGE = new PostcopyAdvise();
+    private static final PostcopyListen POSTCOPY_LISTEN_MESSAGE = new PostcopyListen();
+    private static final PostcopyEnd POSTCOPY_END_MESSAGE = new PostcopyEnd();
+    private static final ResetDevice RESET_DEVICE_MESSAGE = new ResetDevice();
+    private static final GetMaxMemSlots GET_MAX_MEM_SLOTS_MESSAGE = new GetMaxMemSlots();
+    private static final GetStatus GET_STATUS_MESSAGE = new GetStatus();
+    private static final CheckDeviceState CHECK_DEVICE_STATE_MESSAGE = new CheckDeviceState();
+    private static final GetShmemConfig GET_SHMEM_CONFIG_MESSAGE = new GetShmemConfig();
+
     private VhostUserCodec() {
     }
 
@@ -102,7 +117,7 @@ public final class VhostUserCodec {
             throw new ProtocolViolationException("request " + request + ": payload size " + size
                     + " exceeds the maximum " + MAX_PAYLOAD_BYTES);
         }
-        return new Header(request, flags, size);
+        return Header.of(request, flags, size);
     }
 
     /**
@@ -210,15 +225,17 @@ public final class VhostUserCodec {
      */
     public static FrontendMessage decodeFrontend(Header header, ByteBuffer payload, List<Fd> fds,
             CodecOptions options) throws ProtocolViolationException {
-        Optional<FrontendRequest> r = header.frontendRequest();
-        return owningFds(r.orElse(null), ": ", fds, owned -> {
-            if (r.isEmpty()) {
-                throw unknown("front-end", header, owned.size());
-            }
-            FrontendRequest req = r.get();
-            ByteBuffer b = prepare(req, Expect.REQUEST, header, payload, owned.size(), req.fds());
-            return parseFrontend(req, b, List.copyOf(owned), options);
-        });
+        return owningFds(header.frontendRequest().orElse(null), ": ", header, payload, fds, options,
+                VhostUserCodec::frontendMessage);
+    }
+
+    private static FrontendMessage frontendMessage(FrontendRequest request, Header header, ByteBuffer payload,
+            List<Fd> fds, CodecOptions options) throws ProtocolViolationException {
+        if (request == null) {
+            throw unknown("front-end", header, fds.size());
+        }
+        ByteBuffer b = prepare(request, Expect.REQUEST, header, payload, fds.size(), request.fds());
+        return parseFrontend(request, b, fds, options); // SetMemTable, the one record keeping the list, copies it
     }
 
     /**
@@ -233,15 +250,17 @@ public final class VhostUserCodec {
      */
     public static BackendMessage decodeBackend(Header header, ByteBuffer payload, List<Fd> fds, CodecOptions options)
             throws ProtocolViolationException {
-        Optional<BackendRequest> r = header.backendRequest();
-        return owningFds(r.orElse(null), ": ", fds, owned -> {
-            if (r.isEmpty()) {
-                throw unknown("back-end", header, owned.size());
-            }
-            BackendRequest req = r.get();
-            ByteBuffer b = prepare(req, Expect.REQUEST, header, payload, owned.size(), req.fds());
-            return parseBackend(req, b, List.copyOf(owned));
-        });
+        return owningFds(header.backendRequest().orElse(null), ": ", header, payload, fds, options,
+                VhostUserCodec::backendMessage);
+    }
+
+    private static BackendMessage backendMessage(BackendRequest request, Header header, ByteBuffer payload,
+            List<Fd> fds, CodecOptions options) throws ProtocolViolationException {
+        if (request == null) {
+            throw unknown("back-end", header, fds.size());
+        }
+        ByteBuffer b = prepare(request, Expect.REQUEST, header, payload, fds.size(), request.fds());
+        return parseBackend(request, b, fds);
     }
 
     /**
@@ -259,26 +278,38 @@ public final class VhostUserCodec {
      */
     public static Reply decodeReply(Request request, Header header, ByteBuffer payload, List<Fd> fds,
             CodecOptions options) throws ProtocolViolationException {
-        return owningFds(request, " reply: ", fds, owned -> {
-            if (header.request() != request.id()) {
-                throw new ProtocolViolationException(request.name() + ": reply carries request code "
-                        + header.request() + ", expected " + request.id() + closedNote(owned));
-            }
-            if (!header.isReply()) {
-                throw new ProtocolViolationException(request.name() + ": REPLY flag missing on a reply"
-                        + closedNote(owned));
-            }
-            boolean ack = header.size() == U64_BYTES && request.reply() != ReplyKind.ALWAYS;
-            Fds fdRule = ack ? Fds.NONE : request.replyFds();
-            ByteBuffer b = prepare(request, Expect.REPLY, header, payload, owned.size(), fdRule);
-            return ack ? new Reply.U64(b.getLong(0)) : parseReply(request, b, List.copyOf(owned), options);
-        });
+        return owningFds(request, " reply: ", header, payload, fds, options, VhostUserCodec::reply);
     }
 
-    /** Turns the received fds into a message (or reply) that owns them. */
+    private static Reply reply(Request request, Header header, ByteBuffer payload, List<Fd> fds,
+            CodecOptions options) throws ProtocolViolationException {
+        if (header.request() != request.id()) {
+            throw new ProtocolViolationException(request.name() + ": reply carries request code "
+                    + header.request() + ", expected " + request.id() + closedNote(fds));
+        }
+        if (!header.isReply()) {
+            throw new ProtocolViolationException(request.name() + ": REPLY flag missing on a reply"
+                    + closedNote(fds));
+        }
+        boolean ack = header.size() == U64_BYTES && request.reply() != ReplyKind.ALWAYS;
+        Fds fdRule = ack ? Fds.NONE : request.replyFds();
+        ByteBuffer b = prepare(request, Expect.REPLY, header, payload, fds.size(), fdRule);
+        return ack ? ack(b.getLong(0)) : parseReply(request, b, fds, options);
+    }
+
+    /** A received reply-ack: the shared success ack for 0 (nearly always), else a new one. */
+    private static Reply.U64 ack(long value) {
+        return value == 0 ? Reply.ack(true) : new Reply.U64(value);
+    }
+
+    /**
+     * Builds a message or reply of {@code request} ({@code null} if the id is unknown) that owns {@code fds}. Gets
+     * every input as an argument, so that the decoders are method references that allocate nothing per call.
+     */
     @FunctionalInterface
-    private interface FdOwner<T> {
-        T decode(List<Fd> owned) throws ProtocolViolationException;
+    private interface Decoder<R extends Request, T> {
+        T decode(R request, Header header, ByteBuffer payload, List<Fd> fds, CodecOptions options)
+                throws ProtocolViolationException;
     }
 
     /**
@@ -286,20 +317,19 @@ public final class VhostUserCodec {
      * all closed first, and a malformed field ({@code IllegalArgumentException}, out-of-range read) becomes a
      * {@link ProtocolViolationException} naming the request ("?" if unknown) and saying the fds were closed.
      */
-    private static <T> T owningFds(Request request, String separator, List<Fd> fds, FdOwner<T> decoder)
-            throws ProtocolViolationException {
-        List<Fd> owned = new ArrayList<>(fds);
+    private static <R extends Request, T> T owningFds(R request, String separator, Header header, ByteBuffer payload,
+            List<Fd> fds, CodecOptions options, Decoder<R, T> decoder) throws ProtocolViolationException {
         boolean ok = false;
         try {
-            T decoded = decoder.decode(owned);
+            T decoded = decoder.decode(request, header, payload, fds, options);
             ok = true;
             return decoded;
         } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
             throw new ProtocolViolationException((request == null ? "?" : request.name()) + separator + e.getMessage()
-                    + closedNote(owned));
+                    + closedNote(fds));
         } finally {
             if (!ok) {
-                closeAll(owned);
+                closeAll(fds);
             }
         }
     }
@@ -355,10 +385,10 @@ public final class VhostUserCodec {
 
     private static FrontendMessage parseFrontend(FrontendRequest r, ByteBuffer b, List<Fd> fds, CodecOptions o) {
         return switch (r) {
-            case GET_FEATURES -> new GetFeatures();
+            case GET_FEATURES -> GET_FEATURES_MESSAGE;
             case SET_FEATURES -> new SetFeatures(b.getLong(0));
-            case SET_OWNER -> new SetOwner();
-            case RESET_OWNER -> new ResetOwner();
+            case SET_OWNER -> SET_OWNER_MESSAGE;
+            case RESET_OWNER -> RESET_OWNER_MESSAGE;
             case SET_MEM_TABLE -> new SetMemTable(readTable(b, o), fds);
             case SET_LOG_BASE -> new SetLogBase(readLog(b), one(fds));
             case SET_LOG_FD -> new SetLogFd(one(fds));
@@ -369,9 +399,9 @@ public final class VhostUserCodec {
             case SET_VRING_KICK -> new SetVringKick(VringFd.fromWire(b.getLong(0)), optional(fds));
             case SET_VRING_CALL -> new SetVringCall(VringFd.fromWire(b.getLong(0)), optional(fds));
             case SET_VRING_ERR -> new SetVringErr(VringFd.fromWire(b.getLong(0)), optional(fds));
-            case GET_PROTOCOL_FEATURES -> new GetProtocolFeatures();
+            case GET_PROTOCOL_FEATURES -> GET_PROTOCOL_FEATURES_MESSAGE;
             case SET_PROTOCOL_FEATURES -> new SetProtocolFeatures(b.getLong(0));
-            case GET_QUEUE_NUM -> new GetQueueNum();
+            case GET_QUEUE_NUM -> GET_QUEUE_NUM_MESSAGE;
             case SET_VRING_ENABLE -> new SetVringEnable(readState(b));
             case SEND_RARP -> new SendRarp(new MacAddress(b.getLong(0)));
             case NET_SET_MTU -> new NetSetMtu(b.getLong(0));
@@ -382,23 +412,23 @@ public final class VhostUserCodec {
             case SET_CONFIG -> new SetConfig(readConfig(b, o));
             case CREATE_CRYPTO_SESSION -> new CreateCryptoSession(readCrypto(b));
             case CLOSE_CRYPTO_SESSION -> new CloseCryptoSession(b.getLong(0));
-            case POSTCOPY_ADVISE -> new PostcopyAdvise();
-            case POSTCOPY_LISTEN -> new PostcopyListen();
-            case POSTCOPY_END -> new PostcopyEnd();
+            case POSTCOPY_ADVISE -> POSTCOPY_ADVISE_MESSAGE;
+            case POSTCOPY_LISTEN -> POSTCOPY_LISTEN_MESSAGE;
+            case POSTCOPY_END -> POSTCOPY_END_MESSAGE;
             case GET_INFLIGHT_FD -> new GetInflightFd(readInflight(b));
             case SET_INFLIGHT_FD -> new SetInflightFd(readInflight(b), one(fds));
             case GPU_SET_SOCKET -> new GpuSetSocket(one(fds));
-            case RESET_DEVICE -> new ResetDevice();
+            case RESET_DEVICE -> RESET_DEVICE_MESSAGE;
             case VRING_KICK -> new VringKick(readState(b));
-            case GET_MAX_MEM_SLOTS -> new GetMaxMemSlots();
+            case GET_MAX_MEM_SLOTS -> GET_MAX_MEM_SLOTS_MESSAGE;
             case ADD_MEM_REG -> new AddMemReg(readSingleRegion(b, o), one(fds));
             case REM_MEM_REG -> new RemMemReg(readSingleRegion(b, o), optional(fds));
             case SET_STATUS -> new SetStatus(b.getLong(0));
-            case GET_STATUS -> new GetStatus();
+            case GET_STATUS -> GET_STATUS_MESSAGE;
             case GET_SHARED_OBJECT -> new GetSharedObject(readShared(b));
             case SET_DEVICE_STATE_FD -> new SetDeviceStateFd(readDeviceState(b), one(fds));
-            case CHECK_DEVICE_STATE -> new CheckDeviceState();
-            case GET_SHMEM_CONFIG -> new GetShmemConfig();
+            case CHECK_DEVICE_STATE -> CHECK_DEVICE_STATE_MESSAGE;
+            case GET_SHMEM_CONFIG -> GET_SHMEM_CONFIG_MESSAGE;
             case GET_VRING_BASE_SKIP_DRAIN -> new GetVringBaseSkipDrain(readState(b));
         };
     }
@@ -475,15 +505,15 @@ public final class VhostUserCodec {
             throw new IllegalArgumentException("payload size " + b.limit() + " is neither " + exact + " (" + n
                     + " regions of " + rs + " bytes) nor " + full);
         }
-        List<MemoryRegion> regions = new ArrayList<>();
+        MemoryRegion[] regions = new MemoryRegion[(int) n]; // List.of makes the one copy MemoryTable keeps as is
         for (int i = 0; i < n; i++) {
             try {
-                regions.add(readRegion(b, MEM_REGIONS + i * rs, o));
+                regions[i] = readRegion(b, MEM_REGIONS + i * rs, o);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("region " + i + ": " + e.getMessage(), e);
             }
         }
-        return new MemoryTable(regions);
+        return new MemoryTable(List.of(regions));
     }
 
     private static MemoryRegion readSingleRegion(ByteBuffer b, CodecOptions o) {
@@ -594,7 +624,8 @@ public final class VhostUserCodec {
      */
     public static List<Fd> encode(FrontendMessage message, int flags, ByteBuffer dst, CodecOptions options) {
         checkRequestFlags(flags);
-        checkFdCount(message.request(), message.request().fds(), message.fds().size());
+        List<Fd> fds = message.fds(); // once: a record with an fd builds the list on each call
+        checkFdCount(message.request(), message.request().fds(), fds.size());
         ByteBuffer b = begin(dst, message.request().id(), HeaderFlags.VERSION | flags);
         switch (message) {
             case GetFeatures m -> { }
@@ -644,7 +675,7 @@ public final class VhostUserCodec {
             case GetVringBaseSkipDrain m -> writeState(b, m.state());
         }
         finish(dst, b);
-        return message.fds();
+        return fds;
     }
 
     /**
@@ -659,7 +690,8 @@ public final class VhostUserCodec {
      */
     public static List<Fd> encode(BackendMessage message, int flags, ByteBuffer dst, CodecOptions options) {
         checkRequestFlags(flags);
-        checkFdCount(message.request(), message.request().fds(), message.fds().size());
+        List<Fd> fds = message.fds(); // once: a record with an fd builds the list on each call
+        checkFdCount(message.request(), message.request().fds(), fds.size());
         ByteBuffer b = begin(dst, message.request().id(), HeaderFlags.VERSION | flags);
         switch (message) {
             case BackendMessage.IotlbMiss m -> writeIotlb(b, m.message());
@@ -675,7 +707,7 @@ public final class VhostUserCodec {
             case BackendMessage.ShmemUnmap m -> writeMmap(b, m.mapping());
         }
         finish(dst, b);
-        return message.fds();
+        return fds;
     }
 
     /**
@@ -708,7 +740,8 @@ public final class VhostUserCodec {
             throw new IllegalArgumentException(request.name() + " cannot reply with " + reply.getClass().getSimpleName()
                     + " (reply body " + body + ")");
         }
-        checkFdCount(request, ack ? Fds.NONE : request.replyFds(), reply.fds().size());
+        List<Fd> fds = reply.fds(); // once: a reply with an fd builds the list on each call
+        checkFdCount(request, ack ? Fds.NONE : request.replyFds(), fds.size());
         ByteBuffer b = begin(dst, request.id(), HeaderFlags.VERSION | HeaderFlags.REPLY);
         switch (reply) {
             case Reply.U64 r -> b.putLong(r.value());
@@ -725,7 +758,7 @@ public final class VhostUserCodec {
             case Reply.CryptoSessionReply r -> writeCrypto(b, r.session());
         }
         finish(dst, b);
-        return reply.fds();
+        return fds;
     }
 
     private static void checkRequestFlags(int flags) {
@@ -741,16 +774,23 @@ public final class VhostUserCodec {
         }
     }
 
+    /**
+     * Writes a header with size 0 and returns the buffer the message goes on in: {@code dst} itself when it starts at
+     * 0 in native order (the engines' send buffers), else a native-order slice from its position.
+     */
     private static ByteBuffer begin(ByteBuffer dst, int request, int flags) {
-        ByteBuffer b = dst.slice().order(NATIVE);
+        ByteBuffer b = dst.position() == 0 && dst.order() == NATIVE ? dst : dst.slice().order(NATIVE);
         b.putInt(request).putInt(flags).putInt(0);
         return b;
     }
 
+    /** Sets the header's size and moves {@code dst} past the message written on {@code b} (see {@link #begin}). */
     private static void finish(ByteBuffer dst, ByteBuffer b) {
         int total = b.position();
         b.putInt(HDR_SIZE, total - HDR_BYTES);
-        dst.position(dst.position() + total);
+        if (b != dst) {
+            dst.position(dst.position() + total);
+        }
     }
 
     private static void writeState(ByteBuffer b, VringState s) {

@@ -31,7 +31,6 @@ import io.vhost.api.message.VringFd;
 import io.vhost.api.message.VringState;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -46,6 +45,20 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     private static final System.Logger LOG = System.getLogger(DefaultVhostUserFrontend.class.getName());
     private static final int MAX_INTEGRAL_QUEUE = 255; // vring fd u64 keeps the index in bits 0-7
+    // Requests without a body are immutable and all equal: one shared instance each.
+    private static final FrontendMessage GET_FEATURES_MESSAGE = new FrontendMessage.GetFeatures();
+    private static final FrontendMessage SET_OWNER_MESSAGE = new FrontendMessage.SetOwner();
+    private static final FrontendMessage RESET_OWNER_MESSAGE = new FrontendMessage.ResetOwner();
+    private static final FrontendMessage GET_PROTOCOL_FEATURES_MESSAGE = new FrontendMessage.GetProtocolFeatures();
+    private static final FrontendMessage GET_QUEUE_NUM_MESSAGE = new FrontendMessage.GetQueueNum();
+    private static final FrontendMessage POSTCOPY_ADVISE_MESSAGE = new FrontendMessage.PostcopyAdvise();
+    private static final FrontendMessage POSTCOPY_LISTEN_MESSAGE = new FrontendMessage.PostcopyListen();
+    private static final FrontendMessage POSTCOPY_END_MESSAGE = new FrontendMessage.PostcopyEnd();
+    private static final FrontendMessage RESET_DEVICE_MESSAGE = new FrontendMessage.ResetDevice();
+    private static final FrontendMessage GET_MAX_MEM_SLOTS_MESSAGE = new FrontendMessage.GetMaxMemSlots();
+    private static final FrontendMessage GET_STATUS_MESSAGE = new FrontendMessage.GetStatus();
+    private static final FrontendMessage CHECK_DEVICE_STATE_MESSAGE = new FrontendMessage.CheckDeviceState();
+    private static final FrontendMessage GET_SHMEM_CONFIG_MESSAGE = new FrontendMessage.GetShmemConfig();
 
     private final Negotiation negotiation = new Negotiation();
     private final SetupRecord record;
@@ -105,13 +118,13 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public void setOwner() throws VhostException {
-        engine.send(new FrontendMessage.SetOwner());
+        engine.send(SET_OWNER_MESSAGE);
         engine.locked(() -> record.owner = true);
     }
 
     @Override
     public void resetOwner() throws VhostException {
-        engine.send(new FrontendMessage.ResetOwner());
+        engine.send(RESET_OWNER_MESSAGE);
         engine.locked(() -> {
             record.owner = false;
             record.resetRings();
@@ -120,7 +133,9 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public FeatureSet getFeatures() throws VhostException {
-        FeatureSet f = new FeatureSet(engine.u64(new FrontendMessage.GetFeatures()));
+        long bits = engine.u64(GET_FEATURES_MESSAGE);
+        FeatureSet before = negotiation.offered();
+        FeatureSet f = before != null && before.bits() == bits ? before : new FeatureSet(bits); // the same offer again
         negotiation.offered(f);
         return f;
     }
@@ -143,13 +158,16 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
     @Override
     public void setMemTable(List<SharedRegion> regions) throws VhostException {
         Objects.requireNonNull(regions, "regions");
-        List<MemoryRegion> descs = new ArrayList<>();
-        List<Fd> fds = new ArrayList<>();
+        // Arrays, not lists: List.of makes the one immutable copy, which MemoryTable and SetMemTable keep as is.
+        MemoryRegion[] descs = new MemoryRegion[regions.size()];
+        Fd[] fds = new Fd[descs.length];
+        int i = 0;
         for (SharedRegion r : regions) {
-            descs.add(r.region());
-            fds.add(r.fd());
+            descs[i] = r.region();
+            fds[i++] = r.fd();
         }
-        FrontendMessage.SetMemTable m = new FrontendMessage.SetMemTable(new MemoryTable(descs), fds);
+        FrontendMessage.SetMemTable m = new FrontendMessage.SetMemTable(new MemoryTable(List.of(descs)),
+                List.of(fds));
         engine.locked(() -> {
             boolean listening = negotiation.postcopyListening();
             try (Reply reply = engine.exchange(m)) {
@@ -167,8 +185,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
     @Override
     public void setVringNum(int queue, int size) throws VhostException {
         checkQueue(queue);
-        engine.send(new FrontendMessage.SetVringNum(new VringState(queue, size)),
-                () -> record.vring(queue).size = size);
+        engine.send(new FrontendMessage.SetVringNum(new VringState(queue, size)), record);
     }
 
     @Override
@@ -176,14 +193,13 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         Objects.requireNonNull(address, "address");
         int queue = (int) address.index();
         checkQueue(queue);
-        engine.send(new FrontendMessage.SetVringAddr(address), () -> record.vring(queue).address = address);
+        engine.send(new FrontendMessage.SetVringAddr(address), record);
     }
 
     @Override
     public void setVringBase(int queue, long base) throws VhostException {
         checkQueue(queue);
-        engine.send(new FrontendMessage.SetVringBase(new VringState(queue, base)),
-                () -> record.vring(queue).base = base);
+        engine.send(new FrontendMessage.SetVringBase(new VringState(queue, base)), record);
     }
 
     @Override
@@ -201,7 +217,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
         checkQueue(queue);
         return engine.locked(() -> {
             long base = engine.vringState(request.apply(new VringState(queue, 0)), queue);
-            record.vring(queue).base = base;
+            record.vring(queue).base = new VringState(queue, base);
             return base;
         });
     }
@@ -224,7 +240,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
     /** SET_VRING_KICK, SET_VRING_CALL or SET_VRING_ERR: sends the fd (or NOFD) and records a duplicate of it. */
     private void setVringEventFd(VringEventFd which, int queue, Optional<Fd> fd) throws VhostException {
         checkQueue(queue);
-        engine.send(which.message(queue, fd), () -> record.eventFd(which, queue, fd));
+        engine.send(which.message(queue, fd), record);
     }
 
     @Override
@@ -237,7 +253,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public FeatureSet getProtocolFeatures() throws VhostException {
-        FeatureSet raw = new FeatureSet(engine.u64(new FrontendMessage.GetProtocolFeatures()));
+        FeatureSet raw = new FeatureSet(engine.u64(GET_PROTOCOL_FEATURES_MESSAGE));
         FeatureSet known = raw.intersect(new FeatureSet(ProtocolFeature.knownMask()));
         if (!known.equals(raw)) {
             LOG.log(Level.DEBUG, "{0}: ignoring unknown protocol feature bits 0x{1} offered by the back-end", name(),
@@ -257,14 +273,13 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public long getQueueNum() throws VhostException {
-        return engine.u64(new FrontendMessage.GetQueueNum());
+        return engine.u64(GET_QUEUE_NUM_MESSAGE);
     }
 
     @Override
     public void setVringEnable(int queue, boolean enable) throws VhostException {
         checkQueue(queue);
-        engine.send(new FrontendMessage.SetVringEnable(new VringState(queue, enable ? 1 : 0)),
-                () -> record.vring(queue).enabled = enable);
+        engine.send(new FrontendMessage.SetVringEnable(new VringState(queue, enable ? 1 : 0)), record);
     }
 
     @Override
@@ -356,7 +371,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public Fd postcopyAdvise() throws VhostException {
-        Reply reply = engine.exchange(new FrontendMessage.PostcopyAdvise());
+        Reply reply = engine.exchange(POSTCOPY_ADVISE_MESSAGE);
         if (reply instanceof Reply.U64(long value, Optional<Fd> fd) && fd.isPresent()) {
             return fd.get();
         }
@@ -365,13 +380,13 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public void postcopyListen() throws VhostException {
-        engine.send(new FrontendMessage.PostcopyListen());
+        engine.send(POSTCOPY_LISTEN_MESSAGE);
         negotiation.postcopyListening(true);
     }
 
     @Override
     public void postcopyEnd() throws VhostException {
-        engine.status(new FrontendMessage.PostcopyEnd());
+        engine.status(POSTCOPY_END_MESSAGE);
         negotiation.postcopyListening(false);
     }
 
@@ -408,7 +423,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public void resetDevice() throws VhostException {
-        engine.send(new FrontendMessage.ResetDevice(), record::resetRings);
+        engine.send(RESET_DEVICE_MESSAGE, record::resetRings);
     }
 
     @Override
@@ -419,7 +434,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public long getMaxMemSlots() throws VhostException {
-        return engine.u64(new FrontendMessage.GetMaxMemSlots());
+        return engine.u64(GET_MAX_MEM_SLOTS_MESSAGE);
     }
 
     @Override
@@ -446,7 +461,7 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public int getStatus() throws VhostException {
-        return (int) engine.u64(new FrontendMessage.GetStatus());
+        return (int) engine.u64(GET_STATUS_MESSAGE);
     }
 
     @Override
@@ -495,12 +510,12 @@ final class DefaultVhostUserFrontend implements VhostUserFrontend {
 
     @Override
     public void checkDeviceState() throws VhostException {
-        engine.status(new FrontendMessage.CheckDeviceState());
+        engine.status(CHECK_DEVICE_STATE_MESSAGE);
     }
 
     @Override
     public ShmemConfig getShmemConfig() throws VhostException {
-        try (Reply reply = engine.exchange(new FrontendMessage.GetShmemConfig())) {
+        try (Reply reply = engine.exchange(GET_SHMEM_CONFIG_MESSAGE)) {
             if (reply instanceof Reply.ShmemConfigReply(ShmemConfig c)) {
                 return c;
             }

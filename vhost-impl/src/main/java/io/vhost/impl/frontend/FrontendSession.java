@@ -75,9 +75,25 @@ final class FrontendSession implements AutoCloseable {
     // Direct mode: the whole reply, read at once (the back-end sends nothing else on this socket).
     private final ByteBuffer directBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
             .order(ByteOrder.nativeOrder());
+    // Direct mode: the payload part of directBuffer (the header is at 0), a view made once for every reply.
+    private final ByteBuffer directPayload = directBuffer.slice(VhostUserCodec.HEADER_BYTES,
+            VhostUserCodec.MAX_PAYLOAD_BYTES).order(ByteOrder.nativeOrder());
 
     /** A request waiting for its reply; {@code reply} is {@code null} in direct mode (the caller reads it). */
     private record Pending(FrontendRequest request, CompletableFuture<Reply> reply) {
+
+        // Direct mode has no future: one shared Pending per request, so that a call allocates none.
+        private static final Pending[] DIRECT = new Pending[FrontendRequest.values().length];
+
+        static {
+            for (FrontendRequest r : FrontendRequest.values()) {
+                DIRECT[r.ordinal()] = new Pending(r, null);
+            }
+        }
+
+        static Pending direct(FrontendRequest request) {
+            return DIRECT[request.ordinal()];
+        }
     }
 
     FrontendSession(String name, Connection connection, Duration replyTimeout, boolean idleMonitor,
@@ -141,7 +157,8 @@ final class FrontendSession implements AutoCloseable {
         sendBuffer.clear();
         List<Fd> fds = VhostUserCodec.encode(message, flags, sendBuffer, codecOptions.get());
         sendBuffer.flip();
-        Pending p = expectReply ? new Pending(request, direct ? null : new CompletableFuture<>()) : null;
+        Pending p = !expectReply ? null : direct ? Pending.direct(request)
+                : new Pending(request, new CompletableFuture<>());
         int bytes = sendBuffer.remaining();
         if (direct) {
             inCall.lock();
@@ -409,7 +426,9 @@ final class FrontendSession implements AutoCloseable {
                     + "; disconnected");
         }
         ByteBuffer payload;
-        if (early == size) {
+        if (early == size && received == directBuffer) {
+            payload = directPayload.clear().limit(size); // the header came at 0, the payload right after it
+        } else if (early == size) {
             payload = received.slice().order(ByteOrder.nativeOrder());
         } else {
             payload = ByteBuffer.allocate(size).order(ByteOrder.nativeOrder()).put(received);

@@ -35,6 +35,12 @@ final class RequestEngine {
         T run() throws X;
     }
 
+    /** What a caller keeps of a request that succeeded, told while the request lock is still held. */
+    @FunctionalInterface
+    interface Recorder {
+        void sent(FrontendMessage message) throws VhostException;
+    }
+
     private final ReentrantLock lock = new ReentrantLock(true);
     private final BackendLink link;
     private final Negotiation negotiation;
@@ -50,10 +56,12 @@ final class RequestEngine {
 
     /** Runs {@code step} holding the request lock: no other request is sent meanwhile. */
     <X extends Exception> void locked(Step<X> step) throws X {
-        locked(() -> {
+        lock.lock();
+        try {
             step.run();
-            return null;
-        });
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Runs {@code call} holding the request lock and returns its result. */
@@ -114,10 +122,24 @@ final class RequestEngine {
 
     /** Sends a request that has no reply body and, holding the lock throughout, runs {@code then} once it succeeded. */
     void send(FrontendMessage message, Step<? extends VhostException> then) throws VhostException {
-        locked(() -> {
+        lock.lock();
+        try {
             send(message);
             then.run();
-        });
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Like {@link #send(FrontendMessage, Step)}: tells {@code recorder} the request once it succeeded. */
+    void send(FrontendMessage message, Recorder recorder) throws VhostException {
+        lock.lock();
+        try {
+            send(message);
+            recorder.sent(message);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Sends a bodiless request outside the request/reply flow (the postcopy SET_MEM_TABLE acknowledgement). */

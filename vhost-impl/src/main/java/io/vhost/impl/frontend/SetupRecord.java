@@ -11,10 +11,12 @@ import io.vhost.api.frontend.BackendRequestHandler;
 import io.vhost.api.frontend.ReconnectListener;
 import io.vhost.api.frontend.SharedRegion;
 import io.vhost.api.frontend.VhostUserFrontend;
+import io.vhost.api.message.FrontendMessage;
 import io.vhost.api.message.FrontendRequest;
 import io.vhost.api.message.InflightRegion;
 import io.vhost.api.message.LogRegion;
 import io.vhost.api.message.VringAddress;
+import io.vhost.api.message.VringState;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Unistd;
 import java.lang.System.Logger.Level;
@@ -32,18 +34,29 @@ import java.util.TreeMap;
  * reconnect. Guarded by the front-end's request lock. When off ({@link FrontendOptions#replaySetup()} false) it keeps
  * no fds and replays nothing.
  */
-final class SetupRecord implements AutoCloseable {
+final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(SetupRecord.class.getName());
     private static final int F_DUPFD_CLOEXEC = 1030;
 
-    /** One ring's recorded settings. */
+    /** One ring's recorded settings; {@code null} = never set. */
     static final class Vring implements AutoCloseable {
-        Integer size;
+        VringState size; // as sent: keeping the request's own state costs nothing
         VringAddress address;
-        Long base;
+        VringState base;
         final EnumMap<VringEventFd, Optional<Fd>> eventFds = new EnumMap<>(VringEventFd.class); // empty = NOFD
+        private final EnumMap<VringEventFd, String> copyRoles = new EnumMap<>(VringEventFd.class);
         Boolean enabled;
+
+        /** The role of a duplicate of this ring's {@code which} fd, made once per ring and fd. */
+        String copyRole(VringEventFd which, int queue) {
+            String role = copyRoles.get(which);
+            if (role == null) {
+                role = "replay copy of " + which.role() + " of queue " + queue;
+                copyRoles.put(which, role);
+            }
+            return role;
+        }
 
         @Override
         public void close() {
@@ -91,11 +104,36 @@ final class SetupRecord implements AutoCloseable {
         return vrings.computeIfAbsent(queue, q -> new Vring());
     }
 
+    /**
+     * Records a ring request that succeeded: SET_VRING_NUM, _BASE, _ADDR and _ENABLE (kept even while recording is
+     * off: they hold no fd), SET_VRING_CALL, _ERR and _KICK (a duplicate of the fd, only while recording is on).
+     *
+     * @throws NativeCallException if duplicating an fd fails
+     * @throws IllegalArgumentException for any other request
+     */
+    @Override
+    public void sent(FrontendMessage message) throws NativeCallException {
+        switch (message) {
+            case FrontendMessage.SetVringNum m -> vring(m.state()).size = m.state();
+            case FrontendMessage.SetVringBase m -> vring(m.state()).base = m.state();
+            case FrontendMessage.SetVringAddr m -> vring((int) m.address().index()).address = m.address();
+            case FrontendMessage.SetVringEnable m -> vring(m.state()).enabled = m.state().num() == 1;
+            case FrontendMessage.SetVringCall m -> eventFd(VringEventFd.CALL, m.vring().index(), m.fd());
+            case FrontendMessage.SetVringErr m -> eventFd(VringEventFd.ERR, m.vring().index(), m.fd());
+            case FrontendMessage.SetVringKick m -> eventFd(VringEventFd.KICK, m.vring().index(), m.fd());
+            default -> throw new IllegalArgumentException(message.request() + " is not a ring request");
+        }
+    }
+
+    private Vring vring(VringState state) {
+        return vring((int) state.index());
+    }
+
     void memTable(List<SharedRegion> regions) throws NativeCallException {
         if (!enabled) {
             return;
         }
-        List<SharedRegion> copies = new ArrayList<>();
+        List<SharedRegion> copies = new ArrayList<>(regions.size());
         boolean ok = false;
         try {
             for (SharedRegion r : regions) {
@@ -173,7 +211,7 @@ final class SetupRecord implements AutoCloseable {
             return;
         }
         Vring v = vring(queue);
-        Optional<Fd> copy = dup(fd, "replay copy of " + which.role() + " of queue " + queue);
+        Optional<Fd> copy = dup(fd, v.copyRole(which, queue));
         closeOpt(v.eventFds.put(which, copy));
     }
 
@@ -236,10 +274,10 @@ final class SetupRecord implements AutoCloseable {
     private static void replayVring(VhostUserFrontend frontend, Negotiation negotiation,
             List<ReconnectListener> listeners, int q, Vring v) throws VhostException {
         if (v.size != null) {
-            frontend.setVringNum(q, v.size);
+            frontend.setVringNum(q, (int) v.size.num());
         }
         if (v.base != null) {
-            long base = v.base;
+            long base = v.base.num();
             for (ReconnectListener l : listeners) {
                 base = l.replayVringBase(q, base);
             }
