@@ -33,6 +33,11 @@ import java.util.TreeMap;
  * that records what it replays never closes what it is about to send; {@link #replay} sends it all again after a
  * reconnect. Guarded by the front-end's request lock. When off ({@link FrontendOptions#replaySetup()} false) it keeps
  * no fds and replays nothing.
+ *
+ * <p>A request that sends again an fd the record already holds a duplicate of costs no {@code dup} and no
+ * {@code close}: the duplicate is kept when the new fd is that duplicate itself (a replay), or is the very
+ * {@link OwnedFd} the duplicate was made from and it is still open (an {@code OwnedFd} owns its number until it is
+ * closed, taken or released, so the number still names the same open file). Any other fd is duplicated anew.
  */
 final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
 
@@ -45,6 +50,7 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
         VringAddress address;
         VringState base;
         final EnumMap<VringEventFd, Optional<Fd>> eventFds = new EnumMap<>(VringEventFd.class); // empty = NOFD
+        private final EnumMap<VringEventFd, Fd> sources = new EnumMap<>(VringEventFd.class); // what each copy is of
         private final EnumMap<VringEventFd, String> copyRoles = new EnumMap<>(VringEventFd.class);
         Boolean enabled;
 
@@ -69,6 +75,7 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
     FeatureSet protocolFeatures;
     BackendRequestHandler backendHandler;
     List<SharedRegion> memTable;
+    private List<Fd> memTableSources = List.of(); // the fd each copy in memTable was made from, same order
     InflightRegion inflight;
     Fd inflightFd;
     LogRegion log;
@@ -133,23 +140,72 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
         if (!enabled) {
             return;
         }
-        List<SharedRegion> copies = new ArrayList<>(regions.size());
+        List<SharedRegion> old = memTable == null ? List.of() : memTable;
+        int n = regions.size();
+        SharedRegion[] copies = new SharedRegion[n];
+        Fd[] sources = new Fd[n];
+        boolean[] kept = new boolean[old.size()];
         boolean ok = false;
         try {
-            for (SharedRegion r : regions) {
-                copies.add(new SharedRegion(r.region(), dup(r.fd(), "replay copy of memory region fd")));
+            for (int i = 0; i < n; i++) {
+                SharedRegion r = regions.get(i);
+                int j = keptCopy(old, memTableSources, kept, r.fd(), i);
+                if (j >= 0) {
+                    kept[j] = true;
+                    copies[i] = new SharedRegion(r.region(), old.get(j).fd());
+                    sources[i] = memTableSources.get(j);
+                } else {
+                    copies[i] = new SharedRegion(r.region(), dup(r.fd(), "replay copy of memory region fd"));
+                    sources[i] = r.fd();
+                }
             }
             ok = true;
         } finally {
             if (!ok) {
-                copies.forEach(r -> r.fd().close());
+                for (SharedRegion c : copies) {
+                    if (c != null && !isIn(old, c.fd())) {
+                        c.fd().close();
+                    }
+                }
             }
         }
-        List<SharedRegion> old = memTable;
-        memTable = List.copyOf(copies);
-        if (old != null) {
-            old.forEach(r -> r.fd().close());
+        memTable = List.of(copies);
+        memTableSources = List.of(sources);
+        for (int j = 0; j < old.size(); j++) {
+            if (!kept[j]) {
+                old.get(j).fd().close();
+            }
         }
+    }
+
+    /**
+     * Finds a copy in {@code old} that can stand for {@code fd} (see the class comment), trying position {@code hint}
+     * first; {@code -1} if none.
+     */
+    private static int keptCopy(List<SharedRegion> old, List<Fd> sources, boolean[] kept, Fd fd, int hint) {
+        if (hint < old.size() && !kept[hint] && stillStandsFor(old.get(hint).fd(), sources.get(hint), fd)) {
+            return hint;
+        }
+        for (int j = 0; j < old.size(); j++) {
+            if (!kept[j] && stillStandsFor(old.get(j).fd(), sources.get(j), fd)) {
+                return j;
+            }
+        }
+        return -1;
+    }
+
+    /** Whether {@code copy}, a duplicate made from {@code source}, can be kept for a request that sends {@code fd}. */
+    private static boolean stillStandsFor(Fd copy, Fd source, Fd fd) {
+        return copy.isOpen() && (fd == copy || (fd == source && fd instanceof OwnedFd && fd.isOpen()));
+    }
+
+    private static boolean isIn(List<SharedRegion> regions, Fd fd) {
+        for (SharedRegion r : regions) {
+            if (r.fd() == fd) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void addRegion(SharedRegion region) throws NativeCallException {
@@ -159,7 +215,10 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
         SharedRegion copy = new SharedRegion(region.region(), dup(region.fd(), "replay copy of memory region fd"));
         List<SharedRegion> next = new ArrayList<>(memTable == null ? List.of() : memTable);
         next.add(copy);
+        List<Fd> nextSources = new ArrayList<>(memTableSources);
+        nextSources.add(region.fd());
         memTable = List.copyOf(next);
+        memTableSources = List.copyOf(nextSources);
     }
 
     void removeRegion(io.vhost.api.message.MemoryRegion region) {
@@ -170,14 +229,18 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
             return;
         }
         List<SharedRegion> next = new ArrayList<>();
-        for (SharedRegion r : memTable) {
+        List<Fd> nextSources = new ArrayList<>();
+        for (int i = 0; i < memTable.size(); i++) {
+            SharedRegion r = memTable.get(i);
             if (r.region().guestAddress() == region.guestAddress() && r.region().sizeBytes() == region.sizeBytes()) {
                 r.fd().close();
             } else {
                 next.add(r);
+                nextSources.add(memTableSources.get(i));
             }
         }
         memTable = List.copyOf(next);
+        memTableSources = List.copyOf(nextSources);
     }
 
     void inflight(InflightRegion region, Fd fd) throws NativeCallException {
@@ -211,7 +274,13 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
             return;
         }
         Vring v = vring(queue);
+        Optional<Fd> held = v.eventFds.get(which);
+        if (fd.isPresent() && held != null && held.isPresent()
+                && stillStandsFor(held.get(), v.sources.get(which), fd.get())) {
+            return; // the same open file again: keep its copy
+        }
         Optional<Fd> copy = dup(fd, v.copyRole(which, queue));
+        v.sources.put(which, fd.orElse(null));
         closeOpt(v.eventFds.put(which, copy));
     }
 
@@ -309,6 +378,7 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
         if (memTable != null) {
             memTable.forEach(r -> r.fd().close());
             memTable = null;
+            memTableSources = List.of();
         }
         if (inflightFd != null) {
             inflightFd.close();
