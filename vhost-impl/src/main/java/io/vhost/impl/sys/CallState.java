@@ -19,11 +19,14 @@ final class CallState {
     final MemorySegment errnoSegment;
     /** A 256-byte, 8-aligned buffer for one call's small structs (epoll_event, sockaddr_un, ucred, ...). */
     final MemorySegment scratch;
+    /** An 8-byte, 8-aligned buffer for one call's counter (an eventfd's value), not cleared between uses. */
+    final MemorySegment word;
 
     private CallState() {
         Arena arena = Arena.ofAuto();
         this.errnoSegment = arena.allocate(Linker.Option.captureStateLayout());
         this.scratch = arena.allocate(SCRATCH_BYTES, 8);
+        this.word = arena.allocate(8, 8);
     }
 
     static CallState current() {

@@ -58,7 +58,7 @@ public final class EventFds {
      * @throws NativeCallException if write fails
      */
     public static boolean signal(int fd, long value) throws NativeCallException {
-        MemorySegment buf = CallState.current().scratch().asSlice(0, 8);
+        MemorySegment buf = CallState.current().word;
         buf.set(JAVA_LONG, 0, value);
         return Unistd.write(fd, buf) == 8;
     }
@@ -71,7 +71,7 @@ public final class EventFds {
      * @throws NativeCallException if read fails
      */
     public static long drain(int fd) throws NativeCallException {
-        MemorySegment buf = CallState.current().scratch().asSlice(0, 8);
+        MemorySegment buf = CallState.current().word;
         long n = Unistd.read(fd, buf);
         return n == 8 ? buf.get(JAVA_LONG, 0) : 0L;
     }

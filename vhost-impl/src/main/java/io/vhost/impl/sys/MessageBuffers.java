@@ -8,6 +8,7 @@ import io.vhost.api.error.NativeCallException;
 import io.vhost.api.error.ProtocolViolationException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 
 /**
  * Reusable native {@code msghdr}, {@code iovec} and control buffer for one direction of one socket, so that sending
@@ -47,10 +48,30 @@ public final class MessageBuffers implements AutoCloseable {
      * @throws NativeCallException if sendmsg fails
      */
     public long send(int socket, MemorySegment data, int[] fds, int fdCount, int flags) throws NativeCallException {
+        return send(socket, data, 0, data.byteSize(), fds, fdCount, flags);
+    }
+
+    /**
+     * As {@link #send(int, MemorySegment, int[], int, int)}, for bytes {@code [offset, offset + length)} of a native
+     * segment, without making a slice of it.
+     *
+     * @param socket the socket
+     * @param data a native segment, kept alive by the caller during the call
+     * @param offset where the bytes start in {@code data}
+     * @param length how many to send
+     * @param fds descriptor numbers, borrowed (not closed)
+     * @param fdCount how many of {@code fds} to attach, at most {@link #MAX_FDS}
+     * @param flags extra flags ({@link Sockets#MSG_DONTWAIT})
+     * @return bytes sent, or -1 on EAGAIN
+     * @throws NativeCallException if sendmsg fails
+     * @throws IndexOutOfBoundsException if the range is not inside {@code data}
+     */
+    public long send(int socket, MemorySegment data, long offset, long length, int[] fds, int fdCount, int flags)
+            throws NativeCallException {
         if (fdCount < 0 || fdCount > MAX_FDS) {
             throw new IllegalArgumentException("a message carries at most " + MAX_FDS + " fds, got " + fdCount);
         }
-        prepare(data);
+        prepare(data, offset, length);
         if (fdCount > 0) {
             control.set(JAVA_LONG, Structs.CMSG_LEN_OFFSET, Structs.cmsgLen(4L * fdCount));
             control.set(JAVA_INT, Structs.CMSG_LEVEL, Sockets.SOL_SOCKET);
@@ -78,7 +99,26 @@ public final class MessageBuffers implements AutoCloseable {
      */
     public long receive(int socket, MemorySegment data, int flags)
             throws NativeCallException, ProtocolViolationException {
-        prepare(data);
+        return receive(socket, data, 0, data.byteSize(), flags);
+    }
+
+    /**
+     * As {@link #receive(int, MemorySegment, int)}, into bytes {@code [offset, offset + length)} of a native segment,
+     * without making a slice of it.
+     *
+     * @param socket the socket
+     * @param data a native segment, kept alive by the caller during the call
+     * @param offset where the bytes go in {@code data}
+     * @param length the most bytes to receive
+     * @param flags extra flags ({@link Sockets#MSG_DONTWAIT})
+     * @return bytes received, 0 at end of stream, -1 on EAGAIN (or when a receive timeout ran out)
+     * @throws NativeCallException if recvmsg fails
+     * @throws ProtocolViolationException if the peer sent more descriptors than fit (they are closed)
+     * @throws IndexOutOfBoundsException if the range is not inside {@code data}
+     */
+    public long receive(int socket, MemorySegment data, long offset, long length, int flags)
+            throws NativeCallException, ProtocolViolationException {
+        prepare(data, offset, length);
         receivedCount = 0;
         msghdr.set(ADDRESS, Structs.MSGHDR_CONTROL, control);
         msghdr.set(JAVA_LONG, Structs.MSGHDR_CONTROLLEN, CONTROL_BYTES);
@@ -125,9 +165,13 @@ public final class MessageBuffers implements AutoCloseable {
         arena.close();
     }
 
-    private void prepare(MemorySegment data) {
-        iovec.set(ADDRESS, Structs.IOVEC_BASE, data);
-        iovec.set(JAVA_LONG, Structs.IOVEC_LEN, data.byteSize());
+    private void prepare(MemorySegment data, long offset, long length) {
+        if (!data.isNative()) {
+            throw new IllegalArgumentException("socket buffers must be native memory, got " + data);
+        }
+        Objects.checkFromIndexSize(offset, length, data.byteSize());
+        iovec.set(JAVA_LONG, Structs.IOVEC_BASE, data.address() + offset); // ADDRESS is 8 bytes here (StructsTest)
+        iovec.set(JAVA_LONG, Structs.IOVEC_LEN, length);
         msghdr.set(ADDRESS, Structs.MSGHDR_NAME, MemorySegment.NULL);
         msghdr.set(JAVA_INT, Structs.MSGHDR_NAMELEN, 0);
         msghdr.set(ADDRESS, Structs.MSGHDR_IOV, iovec);

@@ -45,6 +45,10 @@ final class FfmConnection implements Connection {
     private final int[] sendFds = new int[MAX_FDS];
     private MemorySegment sendStaging = MemorySegment.NULL;
     private MemorySegment receiveStaging = MemorySegment.NULL;
+    private ByteBuffer sendBuffer; // the last direct buffer sent from and its whole segment; guarded by sendLock
+    private MemorySegment sendSegment;
+    private ByteBuffer receiveBuffer; // likewise for receiving; guarded by receiveLock
+    private MemorySegment receiveSegment;
     private volatile boolean closed;
     private volatile boolean shutDown;
     private volatile boolean atBoundary;
@@ -81,18 +85,21 @@ final class FfmConnection implements Connection {
             }
             int length = message.remaining();
             MemorySegment data;
+            long offset;
             if (message.isDirect()) {
-                data = MemorySegment.ofBuffer(message);
+                data = wholeSegment(message, true);
+                offset = message.position();
             } else {
                 sendStaging = grow(sendStaging, length);
-                data = sendStaging.asSlice(0, length);
+                data = sendStaging;
+                offset = 0;
                 MemorySegment.copy(MemorySegment.ofBuffer(message), 0, data, 0, length);
             }
             long sent = 0;
             while (sent < length || (length == 0 && fdCount > 0 && sent == 0)) {
                 long n;
                 try {
-                    n = sendBuffers.send(fd, sent == 0 ? data : data.asSlice(sent), sendFds, sent == 0 ? fdCount : 0,
+                    n = sendBuffers.send(fd, data, offset + sent, length - sent, sendFds, sent == 0 ? fdCount : 0,
                             Sockets.MSG_DONTWAIT);
                 } catch (NativeCallException e) {
                     throw translate(e);
@@ -170,7 +177,8 @@ final class FfmConnection implements Connection {
         boolean waited = false;
         while (ra.available() < wanted) {
             boolean first = header && ra.available() == 0;
-            long n = receiveSome(ra.room(), waitFirst);
+            ra.makeRoom();
+            long n = receiveSome(ra.segment(), ra.roomOffset(), ra.roomLength(), waitFirst);
             waitFirst = false;
             waited |= first && lastReceiveWaited;
             List<Fd> fds = takeReceivedFds();
@@ -212,18 +220,20 @@ final class FfmConnection implements Connection {
      * reading in one call), then parked through the poller; a platform thread in {@code poll(2)}. Sets
      * {@link #lastReceiveWaited}.
      *
-     * @param into where the bytes go
+     * @param into where the bytes go: {@code length} bytes from {@code offset}
+     * @param offset where in {@code into}
+     * @param length the most bytes to read
      * @param waitFirst the previous read had to wait, so this one is expected to wait too: skip the non-blocking try
      * @return bytes received (at least 1), or 0 at end of stream
      */
-    private long receiveSome(MemorySegment into, boolean waitFirst) throws IOException {
+    private long receiveSome(MemorySegment into, long offset, long length, boolean waitFirst) throws IOException {
         boolean virtual = Thread.currentThread().isVirtual();
         boolean tryNow = !(waitFirst && virtual);
         lastReceiveWaited = false;
         try {
             while (true) {
                 if (tryNow) {
-                    long n = receiveBuffers.receive(fd, into, Sockets.MSG_DONTWAIT);
+                    long n = receiveBuffers.receive(fd, into, offset, length, Sockets.MSG_DONTWAIT);
                     if (n >= 0) {
                         return n;
                     }
@@ -241,9 +251,9 @@ final class FfmConnection implements Connection {
                         // Blocks for at most about the SO_RCVTIMEO. The kernel counts that timeout in scheduler ticks
                         // and ends it at a tick boundary, so a first wait that began just before one can end after
                         // microseconds; the second lasts at least a whole tick.
-                        n = receiveBuffers.receive(fd, into, 0);
+                        n = receiveBuffers.receive(fd, into, offset, length, 0);
                         if (n < 0) {
-                            n = receiveBuffers.receive(fd, into, 0);
+                            n = receiveBuffers.receive(fd, into, offset, length, 0);
                         }
                     } finally {
                         BriefWait.end(ticket, n >= 0);
@@ -273,11 +283,12 @@ final class FfmConnection implements Connection {
             List<Fd> fds = List.of();
             int wanted = buffer.remaining();
             MemorySegment data = target(buffer, wanted);
+            long at = buffer.isDirect() ? buffer.position() : 0;
             int got = 0;
             boolean waited = false;
             try {
                 while (got < min) {
-                    long n = receiveSome(got == 0 ? data : data.asSlice(got, wanted - got), got == 0 && waitedLastTime);
+                    long n = receiveSome(data, at + got, wanted - got, got == 0 && waitedLastTime);
                     waited |= got == 0 && lastReceiveWaited;
                     List<Fd> more = takeReceivedFds();
                     if (!more.isEmpty()) {
@@ -321,9 +332,10 @@ final class FfmConnection implements Connection {
         try {
             ensureOpen();
             MemorySegment data = target(payload, wanted);
+            long at = payload.isDirect() ? payload.position() : 0;
             int got = 0;
             while (got < wanted) {
-                long n = receiveSome(got == 0 ? data : data.asSlice(got), false);
+                long n = receiveSome(data, at + got, wanted - got, false);
                 int count = receiveBuffers.receivedCount();
                 if (count > 0) {
                     for (int i = 0; i < count; i++) {
@@ -489,12 +501,38 @@ final class FfmConnection implements Connection {
         }
     }
 
+    /**
+     * Where bytes for {@code buffer} are received: a direct buffer's own memory (the whole buffer; they go at its
+     * position), or the staging area (from 0) that {@link #finish} copies into a heap buffer.
+     */
     private MemorySegment target(ByteBuffer buffer, int length) {
+        if (buffer.isReadOnly()) {
+            throw new IllegalArgumentException(description + ": cannot receive into a read-only buffer");
+        }
         if (buffer.isDirect()) {
-            return MemorySegment.ofBuffer(buffer);
+            return wholeSegment(buffer, false);
         }
         receiveStaging = grow(receiveStaging, length);
-        return receiveStaging.asSlice(0, length);
+        return receiveStaging;
+    }
+
+    /**
+     * A segment over the whole capacity of a direct buffer, kept for the last buffer seen on each side: callers reuse
+     * their buffers, so a request and its reply make no segment object. Guarded by the side's lock.
+     */
+    private MemorySegment wholeSegment(ByteBuffer buffer, boolean sending) {
+        if (sending) {
+            if (buffer != sendBuffer) {
+                sendSegment = MemorySegment.ofBuffer(buffer.duplicate().clear());
+                sendBuffer = buffer;
+            }
+            return sendSegment;
+        }
+        if (buffer != receiveBuffer) {
+            receiveSegment = MemorySegment.ofBuffer(buffer.duplicate().clear());
+            receiveBuffer = buffer;
+        }
+        return receiveSegment;
     }
 
     /** Copies {@code length} received bytes into a heap buffer (a direct one has them already) and moves past them. */

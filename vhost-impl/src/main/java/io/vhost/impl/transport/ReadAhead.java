@@ -42,6 +42,7 @@ final class ReadAhead implements AutoCloseable {
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment buffer = arena.allocate(CAPACITY, 8);
+    private final ByteBuffer view = buffer.asByteBuffer(); // copies out without a segment per copy
     private final ArrayDeque<PendingFds> pending = new ArrayDeque<>();
     private long base; // stream offset of buffer[0]
     private int start; // first unread byte
@@ -53,19 +54,36 @@ final class ReadAhead implements AutoCloseable {
         return end - start;
     }
 
-    /** Free room at the end of the buffer, after moving the unread bytes to the front if that makes room. */
-    MemorySegment room() {
+    /**
+     * Moves the unread bytes to the front if that makes room; then the free room is {@link #roomLength()} bytes of
+     * {@link #segment()} from {@link #roomOffset()}.
+     */
+    void makeRoom() {
         if (start > 0 && (end == CAPACITY || start == end)) {
             MemorySegment.copy(buffer, start, buffer, 0, end - start);
             base += start;
             end -= start;
             start = 0;
         }
-        return buffer.asSlice(end, CAPACITY - end);
+    }
+
+    /** The whole buffer (reads go into its free room, see {@link #makeRoom()}). */
+    MemorySegment segment() {
+        return buffer;
+    }
+
+    /** Where the free room starts in {@link #segment()}. */
+    int roomOffset() {
+        return end;
+    }
+
+    /** How many bytes the free room holds. */
+    int roomLength() {
+        return CAPACITY - end;
     }
 
     /**
-     * Records a read of {@code n} bytes into {@link #room()} and the descriptors that came with it.
+     * Records a read of {@code n} bytes into the free room and the descriptors that came with it.
      *
      * @param n bytes read, at least 1
      * @param fds the descriptors of this read, owned from now on by this buffer (empty if none)
@@ -132,8 +150,9 @@ final class ReadAhead implements AutoCloseable {
     }
 
     private void copyOut(ByteBuffer target, int length) {
-        MemorySegment.copy(buffer, start, MemorySegment.ofBuffer(target), 0, length);
-        target.position(target.position() + length);
+        int at = target.position();
+        target.put(at, view, start, length);
+        target.position(at + length);
         start += length;
     }
 
