@@ -63,8 +63,7 @@ public class ControlPlaneBench {
     private Loopback plain;
     private Loopback.Raw raw;
     private final ByteBuffer rawRequest = ByteBuffer.allocateDirect(12).order(ByteOrder.LITTLE_ENDIAN);
-    private final ByteBuffer rawReplyHeader = ByteBuffer.allocateDirect(12).order(ByteOrder.LITTLE_ENDIAN);
-    private final ByteBuffer rawReplyBody = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer rawReply = ByteBuffer.allocateDirect(20).order(ByteOrder.LITTLE_ENDIAN);
     private Loopback acked;
     private VhostUserFrontend plainFrontend;
     private VhostUserFrontend ackedFrontend;
@@ -120,8 +119,9 @@ public class ControlPlaneBench {
 
     /**
      * GET_FEATURES from a bare caller: 12 header bytes written on a raw connection of our transport and the 20-byte
-     * reply read back on the calling thread, against our back-end. No front-end engine (no reader thread, no reply
-     * hand-off, no codec on the caller's side): the difference to {@link #getFeatures} is the front-end's share.
+     * reply read back with one receive on the calling thread (as the front-end reads it), against our back-end. No
+     * front-end engine (no request lock, no codec, no reply record on the caller's side): the difference to
+     * {@link #getFeatures} is the front-end's share.
      *
      * @return the feature word (to the blackhole)
      * @throws IOException if the connection fails
@@ -129,16 +129,15 @@ public class ControlPlaneBench {
     @Benchmark
     public long getFeaturesBareCaller() throws IOException {
         raw.connection().send(rawRequest.clear(), List.of());
-        List<Fd> fds = raw.connection().receiveHeader(rawReplyHeader.clear());
-        if (!fds.isEmpty() || rawReplyHeader.getInt(0) != GET_FEATURES
-                || (rawReplyHeader.getInt(4) & REPLY_FLAG) == 0 || rawReplyHeader.getInt(8) != 8) {
+        List<Fd> fds = raw.connection().receiveAtLeast(rawReply.clear(), 20);
+        if (!fds.isEmpty() || rawReply.position() != 20 || rawReply.getInt(0) != GET_FEATURES
+                || (rawReply.getInt(4) & REPLY_FLAG) == 0 || rawReply.getInt(8) != 8) {
             fds.forEach(Fd::close);
-            throw new IllegalStateException("unexpected GET_FEATURES reply header: request "
-                    + rawReplyHeader.getInt(0) + ", flags " + rawReplyHeader.getInt(4) + ", size "
-                    + rawReplyHeader.getInt(8) + ", " + fds.size() + " fds");
+            throw new IllegalStateException("unexpected GET_FEATURES reply: " + rawReply.position() + " bytes, request "
+                    + rawReply.getInt(0) + ", flags " + rawReply.getInt(4) + ", size " + rawReply.getInt(8) + ", "
+                    + fds.size() + " fds");
         }
-        raw.connection().receiveFully(rawReplyBody.clear());
-        return rawReplyBody.getLong(0);
+        return rawReply.getLong(12);
     }
 
     /**
