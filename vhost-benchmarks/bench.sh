@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vhost-java benchmark suite: one command, bounded in time, stops by itself.
 #
-#   vhost-benchmarks/bench.sh [--quick | --full] [--out DIR] [--jfr] [--no-build] [--regimes pinned,unpinned]
+#   vhost-benchmarks/bench.sh [--quick | --full | --h2h [ROUNDS]] [--out DIR] [--jfr] [--no-build]
+#                             [--regimes pinned,unpinned]
 #
 #   --quick   (default) pinned regime only, FFM transport, virtual-thread caller, sample-time mode; net data plane
 #             at 64 B, one run per back-end (front-end CPU 1, back-end CPU 0); < 90 s
@@ -9,6 +10,8 @@
 #             modes, blk at depth 1 and 16; unpinned: the same with FFM and sample-time only; then 10, 100 and
 #             1000 idle sessions (FFM) and 1000 (junixsocket), unpinned; in both regimes the net data plane (DPDK
 #             virtio-user txonly into our net device and into DPDK vhost, 64 and 1500 B, 2 runs each); < 10 min on 2 cores
+#   --h2h     head to head with the Rust anchor (needs ../shared/perf/rust), pinned: ROUNDS (default 3) interleaved
+#             rounds of the Rust anchor (run.sh -n 1 -p) and our SwitchCount, one run per operation; < 5 min
 #   --jfr     also record a JFR file per JMH fork (JMH -prof jfr) under DIR/jfr
 #   --out     run directory (default vhost-benchmarks/target/bench/<UTC time>-<profile>)
 #
@@ -23,16 +26,17 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
-profile=quick out= jfr= build=auto regimes=
+profile=quick out= jfr= build=auto regimes= rounds=3
 while (($#)); do
   case $1 in
     --quick) profile=quick ;;
     --full) profile=full ;;
+    --h2h) profile=h2h; if [[ ${2:-} =~ ^[0-9]+$ ]]; then rounds=$2; shift; fi ;;
     --out) out=$2; shift ;;
     --jfr) jfr=1 ;;
     --no-build) build=no ;;
     --regimes) regimes=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -83,6 +87,37 @@ if [[ -x $RUST/run.sh ]]; then
 else
   log "no Rust anchor at $RUST: ratios to Rust are left out"
   RUST=
+fi
+
+if [[ $profile == h2h ]]; then
+  [[ -n $RUST ]] || { echo "bench.sh: --h2h needs the Rust anchor (../shared/perf/rust or VHOST_BENCH_SHARED)" >&2; exit 1; }
+  {
+    echo "date: $(date -u +%FT%TZ)  profile: h2h ($rounds rounds)  regime: pinned (taskset -c 0)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) vCPU, $(lscpu | sed -n 's/^Hypervisor vendor: *//p') hypervisor"
+    echo "kernel: $(uname -r)  java: $("$JAVA" -version 2>&1 | head -1)  rust anchor: $RUST"
+    echo "load before: $(cat /proc/loadavg)"
+  } >"$out/machine.txt"
+  ops=(getFeatures setVringNumAck setVringKickAck setVringKickAckNoReplay setMemTableAck setMemTableAckNoReplay
+       setVringNumOneway)
+  for ((r = 1; r <= rounds; r++)); do
+    log "h2h round $r/$rounds: Rust anchor"
+    timeout 120 "$RUST/run.sh" -n 1 -t 2 -w 0.5 -p >>"$out/h2h-rust.txt" 2>&1 || log "Rust anchor failed (status $?)"
+    log "h2h round $r/$rounds: vhost-java (SwitchCount per operation)"
+    for op in "${ops[@]}"; do
+      n=300000; [[ $op == setMemTable* ]] && n=200000; [[ $op == setVringNumOneway ]] && n=1000000
+      line=$(timeout 120 taskset -c 0 "$JAVA" --enable-native-access=ALL-UNNAMED \
+        -Djdk.virtualThreadScheduler.parallelism=2 -cp "$JAR" io.vhost.bench.SwitchCount ffm virtual "$n" "$op" \
+        2>>"$out/h2h-java.err" | tail -n 1) || true
+      if [[ $line == \{* ]]; then echo "{\"round\":$r,${line:1}" >>"$out/h2h-java.jsonl"
+      else log "SwitchCount $op failed (see $out/h2h-java.err)"; fi
+    done
+  done
+  echo "load after: $(cat /proc/loadavg)" >>"$out/machine.txt"
+  echo "elapsed: $((SECONDS - start)) s" >>"$out/machine.txt"
+  "$JAVA" -cp "$JAR" io.vhost.bench.Report "$out"
+  log "done in $((SECONDS - start)) s: $out/results.md and results.json"
+  cat "$out/results.md"
+  exit 0
 fi
 
 if [[ $profile == full ]]; then secs=2 warm=0.3 rwarm=0.5 jtimeout=420; else secs=0.5 warm=0.2 rwarm=0.2 jtimeout=80; fi

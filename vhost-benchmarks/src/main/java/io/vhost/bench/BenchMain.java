@@ -174,7 +174,7 @@ public final class BenchMain {
                     .warmupIterations(WARMUP_ITERATIONS)
                     .warmupTime(TimeValue.milliseconds(1000))
                     .measurementIterations(1)
-                    .measurementTime(TimeValue.milliseconds(full ? 1500 : 1000))
+                    .measurementTime(TimeValue.milliseconds(1000))
                     .timeout(TimeValue.seconds(30))
                     .jvmArgsAppend(NATIVE, CARRIERS, "-Djmh.executor=" + caller)
                     .shouldFailOnError(false)

@@ -80,12 +80,16 @@ public final class Report {
                 regimes.add(regime);
             }
         }
+        boolean headToHead = readHeadToHead();
         String machine = Files.exists(dir.resolve("machine.txt")) ? Files.readString(dir.resolve("machine.txt")) : "";
         md.append("# vhost-java benchmark results\n\n");
         md.append("Run directory `").append(dir.getFileName()).append("`, collated ").append(Instant.now())
                 .append(".\n\n```\n").append(machine.strip()).append("\n```\n\n");
         md.append("Ratios are time per operation, ours ÷ anchor (1.00 = as fast, 2.00 = twice as slow); for the "
                 + "one-way rows, anchor rate ÷ our rate. Round trips show the median latency (p99) and the rate.\n");
+        if (headToHead) {
+            headToHeadTable();
+        }
         for (String regime : regimes) {
             controlTable(regime);
             kickTable(regime);
@@ -369,6 +373,123 @@ public final class Report {
             rows.add(r);
         }
         return true;
+    }
+
+    /** Our ops in the head-to-head profile, their Rust names, and labels. */
+    private static final String[][] H2H = {
+        {"getFeatures", "get_features", "GET_FEATURES round trip"},
+        {"setVringNumAck", "set_vring_num_ack", "SET_VRING_NUM + REPLY_ACK"},
+        {"setVringKickAck", "set_vring_kick_ack", "SET_VRING_KICK (1 fd) + REPLY_ACK"},
+        {"setVringKickAckNoReplay", "set_vring_kick_ack", "SET_VRING_KICK, front-end without set-up record"},
+        {"setMemTableAck", "set_mem_table_ack", "SET_MEM_TABLE (8 regions, 8 fds) + REPLY_ACK"},
+        {"setMemTableAckNoReplay", "set_mem_table_ack", "SET_MEM_TABLE, front-end without set-up record"},
+        {"setVringNumOneway", "set_vring_num_oneway", "SET_VRING_NUM one-way, pipelined"},
+    };
+
+    /**
+     * Reads the head-to-head profile's files: {@code h2h-java.jsonl} (one {@link SwitchCount} line per operation and
+     * round) and {@code h2h-rust.txt} (the Rust anchor's {@code run.sh} output, one run per round).
+     */
+    private boolean readHeadToHead() throws IOException {
+        Path java = dir.resolve("h2h-java.jsonl");
+        Path rust = dir.resolve("h2h-rust.txt");
+        if (!Files.exists(java)) {
+            return false;
+        }
+        for (String line : Files.readAllLines(java)) {
+            if (!line.startsWith("{")) {
+                continue;
+            }
+            Map<String, String> r = new LinkedHashMap<>();
+            r.put("source", "h2h-java");
+            r.put("regime", "h2h");
+            Matcher m = FIELD.matcher(line);
+            while (m.find()) {
+                r.put(m.group(1), m.group(3) != null ? m.group(3) : m.group(2));
+            }
+            rows.add(r);
+        }
+        if (Files.exists(rust)) {
+            for (String line : Files.readAllLines(rust)) {
+                if (line.startsWith("MEDIAN ")) {
+                    Map<String, String> r = new LinkedHashMap<>();
+                    r.put("source", "h2h-rust");
+                    r.put("regime", "h2h");
+                    Matcher m = KV.matcher(line);
+                    while (m.find()) {
+                        r.put(m.group(1), m.group(2));
+                    }
+                    rows.add(r);
+                }
+            }
+        }
+        return true;
+    }
+
+    private List<Double> h2hValues(String source, String key, Predicate<Map<String, String>> which) {
+        List<Double> v = new ArrayList<>();
+        for (Map<String, String> r : rows) {
+            String x = r.get(key);
+            if (source.equals(r.get("source")) && which.test(r) && x != null && !x.equals("NA")) {
+                v.add(Double.parseDouble(x));
+            }
+        }
+        return v;
+    }
+
+    private void headToHeadTable() {
+        long rounds = rows.stream().filter(r -> "h2h-java".equals(r.get("source"))).map(r -> r.get("round"))
+                .distinct().count();
+        md.append("\n## Head to head with the Rust crate, pinned (").append(rounds).append(rounds == 1 ? " round)\n\n" : " interleaved rounds)\n\n");
+        md.append("Each round runs the Rust anchor once (`run.sh -n 1 -p`: 0.5 s warm-up, 2 s timed per operation) and "
+                + "then `SwitchCount` once per operation (our front-end and back-end in one JVM under `taskset -c 0`, "
+                + "caller on a virtual thread, two carriers: an untimed pass to warm up, a timed pass for the mean, a "
+                + "pass timing each call for the percentiles). Figures are medians over the rounds: mean time per "
+                + "operation (the rate's inverse), median and p99 call latency.\n\n");
+        md.append("| operation | ours: mean, p50 (p99) | Rust v0.10.0: mean, p50 (p99) | Rust HEAD: mean, p50 (p99) |"
+                + " ours ÷ v0.10.0, mean / p50 | ours ÷ HEAD, mean / p50 |\n|---|---|---|---|---|---|\n");
+        for (String[] op : H2H) {
+            List<Double> mean = h2hValues("h2h-java", "us_per_op", r -> op[0].equals(r.get("op")));
+            if (mean.isEmpty()) {
+                continue;
+            }
+            boolean oneway = op[0].equals("setVringNumOneway");
+            double om = median(mean);
+            double op50 = median(h2hValues("h2h-java", "call_p50_us", r -> op[0].equals(r.get("op"))));
+            double op99 = median(h2hValues("h2h-java", "call_p99_us", r -> op[0].equals(r.get("op"))));
+            md.append("| ").append(op[2]).append(" | ").append(h2hCell(om, op50, op99, oneway));
+            StringBuilder ratios = new StringBuilder();
+            for (String version : List.of("v0.10.0", "HEAD")) {
+                Predicate<Map<String, String>> which = r -> op[1].equals(r.get("op"))
+                        && r.getOrDefault("version", "").startsWith(version);
+                List<Double> rates = h2hValues("h2h-rust", "rate", which);
+                if (rates.isEmpty()) {
+                    md.append(" | –");
+                    ratios.append(" | –");
+                    continue;
+                }
+                double rm = 1e6 / median(rates);
+                List<Double> p50s = h2hValues("h2h-rust", "median_us", which);
+                List<Double> p99s = h2hValues("h2h-rust", "p99_us", which);
+                double rp50 = p50s.isEmpty() ? Double.NaN : median(p50s);
+                double rp99 = p99s.isEmpty() ? Double.NaN : median(p99s);
+                md.append(" | ").append(h2hCell(rm, rp50, rp99, oneway));
+                ratios.append(String.format(Locale.ROOT, " | **%.2f**", om / rm));
+                if (!oneway) {
+                    ratios.append(String.format(Locale.ROOT, " / **%.2f**", op50 / rp50));
+                }
+            }
+            md.append(ratios).append(" |\n");
+        }
+        md.append("\nRatios are time per operation, ours ÷ Rust (below 1.00: we are faster). For the one-way row the "
+                + "mean is per message (the rate's inverse).\n");
+    }
+
+    private static String h2hCell(double mean, double p50, double p99, boolean oneway) {
+        if (oneway) {
+            return String.format(Locale.ROOT, "%.2f µs (%.0f k/s)", mean, 1e3 / mean);
+        }
+        return String.format(Locale.ROOT, "%.2f µs, %.2f µs (%.2f)", mean, p50, p99);
     }
 
     private boolean readRust(Path file, String regime) throws IOException {
