@@ -5,13 +5,16 @@ import static io.vhost.impl.virtqueue.SplitRing.hex;
 import io.vhost.api.device.Virtqueue;
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.MemoryRegion;
 import io.vhost.impl.memory.MemoryTable;
 import java.util.Arrays;
 
 /**
  * Collects the buffers of one chain while a ring walks it: checks ordering (readable before writable), u32 length
  * totals, address wrap-around and that every byte is mapped, and splits buffers at region boundaries. One per
- * queue; its scratch array grows by doubling and is reused. Internal; not thread-safe.
+ * queue; its scratch array grows by doubling and is reused. It remembers the region of the last piece and tries it
+ * first for the next one, across chains (the buffers of a burst mostly share a region); a miss falls back to the
+ * table's binary search, so every byte is still checked against the current table. Internal; not thread-safe.
  */
 final class ChainBuilder {
 
@@ -22,6 +25,8 @@ final class ChainBuilder {
     private int pieces;
     private int readablePieces;
     private boolean sawWritable;
+    /** The region of the previous piece, tried first for the next one (a region cache across chains). */
+    private int lastRegion;
     private long readable;
     private long writable;
 
@@ -30,6 +35,9 @@ final class ChainBuilder {
     }
 
     void start(MemoryTable memory, int chainHead) {
+        if (memory != table) {
+            lastRegion = 0;
+        }
         this.table = memory;
         this.head = chainHead;
         pieces = 0;
@@ -65,7 +73,7 @@ final class ChainBuilder {
         long done = 0;
         while (done < len) {
             long a = addr + done;
-            int region = table.indexOfGuest(a);
+            int region = table.indexOfGuest(a, lastRegion);
             if (region < 0) {
                 String why = "guest address " + hex(a) + " is not mapped";
                 try {
@@ -75,7 +83,9 @@ final class ChainBuilder {
                 }
                 throw error("descriptor " + index + ": " + why);
             }
-            long n = table.clampedLength(a, len - done);
+            lastRegion = region;
+            MemoryRegion r = table.region(region);
+            long n = Math.min(len - done, r.sizeBytes() - (a - r.guestAddress()));
             if (3 * (pieces + 1) > scratch.length) {
                 scratch = Arrays.copyOf(scratch, scratch.length * 2);
             }
