@@ -41,8 +41,13 @@ import java.lang.invoke.VarHandle;
  * <p>Inflight I/O tracking ({@link #attachInflight}, {@code DescStatePacked}): each popped chain's descriptors are
  * saved in the inflight region after the chain is validated; a used chain is linked back to the region's free list
  * and the used index advanced before its used descriptor's flags are written, and the update is committed after. On
- * reconnect the ring resumes where the region says, whatever {@code SET_VRING_BASE} said. Not thread-safe: one
- * worker per queue.
+ * reconnect the ring resumes where the region says, whatever {@code SET_VRING_BASE} said.
+ *
+ * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool}, filed by the ring
+ * slot of their first descriptor: a slot's object is filled again once the device returned its chain; a slot reused
+ * while its earlier chain is still out (out-of-order completion) and a resubmitted inflight chain get fresh objects.
+ *
+ * <p>Not thread-safe: one worker per queue.
  */
 public final class PackedVirtqueue implements Virtqueue {
 
@@ -63,6 +68,7 @@ public final class PackedVirtqueue implements Virtqueue {
     private final int queueIndex;
     private final int size;
     private final ChainBuilder builder;
+    private final ChainPool chains;
 
     private boolean eventIdx;
     private long descUser;
@@ -116,6 +122,7 @@ public final class PackedVirtqueue implements Virtqueue {
         this.fault = new RingFault(queueIndex, "packed ring", LOG);
         this.size = size;
         this.builder = new ChainBuilder(queueIndex);
+        this.chains = new ChainPool(this, size);
     }
 
     /**
@@ -338,7 +345,7 @@ public final class PackedVirtqueue implements Virtqueue {
             int index = nextAvail;
             boolean wrap = availWrap;
             int count = 0;
-            builder.start(table, index);
+            builder.start(table, index, chains.free(index));
             while (true) {
                 if (count == size) {
                     throw broken(builder.error("chain is longer than the queue size " + size));
@@ -392,7 +399,9 @@ public final class PackedVirtqueue implements Virtqueue {
         nextAvail = index;
         availWrap = wrap;
         outstandingSlots += count;
-        return builder.build(this, id, log, count);
+        RingChain chain = builder.build(id, log, count);
+        chains.handedOut(chain.poolKey());
+        return chain;
     }
 
     /**
@@ -431,7 +440,7 @@ public final class PackedVirtqueue implements Virtqueue {
             throw broken(e);
         }
         int num = saved.length;
-        builder.start(table, headEntry);
+        builder.start(table, headEntry, chains.free(ChainPool.UNFILED));
         for (int i = 0; i < num; i++) {
             SavedDescriptor d = saved[i];
             boolean more = (d.flags() & DESC_F_NEXT) != 0;
@@ -452,7 +461,7 @@ public final class PackedVirtqueue implements Virtqueue {
                 }
             }
         }
-        RingChain chain = builder.build(this, saved[num - 1].id(), log, num);
+        RingChain chain = builder.build(saved[num - 1].id(), log, num);
         chain.inflightEntry(headEntry);
         return chain;
     }
@@ -569,6 +578,7 @@ public final class PackedVirtqueue implements Virtqueue {
         beginUsed(c);
         writeUsed(c, writtenBytes);
         commitUsed(c);
+        chains.returned(c.poolKey());
     }
 
     /** Used update, step 1: the inflight region takes the chain's entries back and advances its used index. */

@@ -34,8 +34,9 @@ import java.lang.invoke.VarHandle;
  * queue-size hops, indirect table rules, lengths, addresses mapped). The first violation raises
  * {@link GuestMemoryException} and marks this ring broken; later calls fail with "ring N is broken: first cause".
  *
- * <p>Allocation: {@link #pop()} allocates the chain (two objects); the per-queue scratch array grows by doubling
- * and is reused. Publishing used entries and notification decisions allocate nothing.
+ * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool}, filed by head index:
+ * a head's object is filled again once the device returned the chain ({@link #fillUsed}, {@link #addUsed}); a head
+ * the driver makes available again while the device still holds it gets a fresh object.
  *
  * <p>Not thread-safe: one worker drives a queue; configuration calls must not race with it.
  */
@@ -82,6 +83,7 @@ public final class SplitVirtqueue implements Virtqueue {
     private final RingFault fault;
 
     private final ChainBuilder builder;
+    private final ChainPool chains;
 
     /**
      * Creates an unconfigured queue.
@@ -97,6 +99,7 @@ public final class SplitVirtqueue implements Virtqueue {
         this.size = size;
         this.mask = size - 1;
         this.builder = new ChainBuilder(queueIndex);
+        this.chains = new ChainPool(this, size);
     }
 
     @Override
@@ -379,7 +382,7 @@ public final class SplitVirtqueue implements Virtqueue {
         boolean indirect = false;
         int index = head;
         long hops = 0;
-        builder.start(table, head);
+        builder.start(table, head, chains.free(head));
         while (true) {
             if (index >= tableLength) {
                 throw broken(chainError(head, indirect ? "indirect descriptor index " + index
@@ -431,7 +434,9 @@ public final class SplitVirtqueue implements Virtqueue {
             }
             index = next;
         }
-        return builder.build(this, head, log, 1);
+        RingChain chain = builder.build(head, log, 1);
+        chains.handedOut(head);
+        return chain;
     }
 
     private GuestMemoryException chainError(int head, String what) {
@@ -439,7 +444,8 @@ public final class SplitVirtqueue implements Virtqueue {
     }
 
     /**
-     * Writes a used element without publishing it; {@link #flushUsed()} publishes all filled elements at once.
+     * Writes a used element without publishing it; {@link #flushUsed()} publishes all filled elements at once. The
+     * chain popped with this head is returned: its object may be filled again by a later {@link #pop()}.
      *
      * @param head the chain's head index
      * @param writtenBytes bytes written into the chain, 0..2^32-1
@@ -470,6 +476,7 @@ public final class SplitVirtqueue implements Virtqueue {
         if (inUse > 0) {
             inUse--;
         }
+        chains.returned(head);
     }
 
     /**
