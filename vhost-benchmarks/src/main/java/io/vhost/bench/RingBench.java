@@ -18,7 +18,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +33,8 @@ import java.util.Locale;
  * available, one descriptor each (as DPDK's virtio-user transmits), spread over a pool of 2 KiB buffers; then the
  * device side runs the pass {@code DeviceBackend} runs on a kick: acquire the memory view, disable notifications,
  * {@link NetDevice#handleQueue} in sink mode (pop, copy the frame out, return the chain), decide on a notification,
- * re-enable notifications and re-check. Only that pass is timed, with the thread's CPU clock and the wall clock.
+ * re-enable notifications and re-check. Only that pass is timed, with the thread's CPU clock and the wall clock;
+ * the heap bytes it allocates are counted too.
  *
  * <p>Each configuration (ring layout and frame size) runs in a JVM of its own (no type profile from the other ring
  * layout), {@code --forks} times, each inheriting this process's CPU affinity: run the whole program under
@@ -141,6 +141,7 @@ public final class RingBench {
             for (int size : o.sizes()) {
                 List<Double> cpu = new ArrayList<>();
                 List<Double> wall = new ArrayList<>();
+                List<Double> heap = new ArrayList<>();
                 StringBuilder forks = new StringBuilder();
                 for (int fork = 0; fork < o.forks(); fork++) {
                     List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
@@ -160,11 +161,14 @@ public final class RingBench {
                                     f.length)));
                         } else if (f[0].equals("wall")) {
                             Arrays.stream(f).skip(1).map(Double::valueOf).forEach(wall::add);
+                        } else if (f[0].equals("heap")) {
+                            Arrays.stream(f).skip(1).map(Double::valueOf).forEach(heap::add);
                         }
                     }
                 }
-                System.out.printf(Locale.ROOT, "%-6s %5d B  cpu %6.1f ns/frame  wall %6.1f ns/frame  runs: %s  "
-                        + "[load %s]%n", ring, size, median(cpu), median(wall), forks, loadAverage());
+                System.out.printf(Locale.ROOT, "%-6s %5d B  cpu %6.1f ns/frame  wall %6.1f ns/frame  heap %5.1f B/frame"
+                        + "  runs: %s  [load %s]%n", ring, size, median(cpu), median(wall), median(heap), forks,
+                        loadAverage());
             }
         }
     }
@@ -202,18 +206,22 @@ public final class RingBench {
             device.setFeatures(TESTPMD_FEATURES);
             Driver driver = ring.equals("packed") ? new PackedDriver(table, o, size) : new SplitDriver(table, o, size);
             Virtqueue q = driver.queue();
-            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+            com.sun.management.ThreadMXBean threads =
+                    (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
             double[] cpu = new double[o.runs()];
             double[] wall = new double[o.runs()];
+            double[] heap = new double[o.runs()];
             long notifications = 0;
             for (int run = -o.warmup(); run < o.runs(); run++) {
                 long frames = 0;
                 long cpuNanos = 0;
                 long wallNanos = 0;
+                long heapBytes = 0;
                 long end = System.nanoTime() + (long) (o.seconds() * 1e9);
                 while (System.nanoTime() < end) {
                     for (int b = 0; b < 64; b++) {
                         driver.fill(o.batch());
+                        long h0 = threads.getCurrentThreadAllocatedBytes();
                         long c0 = threads.getCurrentThreadCpuTime();
                         long t0 = System.nanoTime();
                         try (MemoryView view = memory.acquire()) {
@@ -227,6 +235,7 @@ public final class RingBench {
                         }
                         wallNanos += System.nanoTime() - t0;
                         cpuNanos += threads.getCurrentThreadCpuTime() - c0;
+                        heapBytes += threads.getCurrentThreadAllocatedBytes() - h0;
                         driver.checkAllUsed();
                         frames += o.batch();
                     }
@@ -234,6 +243,7 @@ public final class RingBench {
                 if (run >= 0) {
                     cpu[run] = (double) cpuNanos / frames;
                     wall[run] = (double) wallNanos / frames;
+                    heap[run] = (double) heapBytes / frames;
                 }
             }
             NetStats stats = device.stats();
@@ -245,6 +255,7 @@ public final class RingBench {
             }
             System.out.println("cpu " + format(cpu));
             System.out.println("wall " + format(wall));
+            System.out.println("heap " + format(heap));
         } finally {
             mappings.forEach(Mapping::close);
             fds.forEach(OwnedFd::close);
