@@ -5,6 +5,7 @@ import static io.vhost.impl.virtqueue.SplitRing.DESC_F_INDIRECT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_NEXT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_WRITE;
 import static io.vhost.impl.virtqueue.SplitRing.IDX;
+import static io.vhost.impl.virtqueue.SplitRing.LE64;
 import static io.vhost.impl.virtqueue.SplitRing.U16;
 import static io.vhost.impl.virtqueue.SplitRing.U32;
 import static io.vhost.impl.virtqueue.SplitRing.U64;
@@ -339,7 +340,8 @@ public final class PackedVirtqueue implements Virtqueue {
             return resubmitted(resubmit[resubmitNext++]);
         }
         try {
-            if (!isAvailable(flagsAcquire(nextAvail), availWrap)) {
+            int headFlags = flagsAcquire(nextAvail); // acquire: the chain's descriptors are read after it
+            if (!isAvailable(headFlags, availWrap)) {
                 return null;
             }
             int index = nextAvail;
@@ -351,13 +353,14 @@ public final class PackedVirtqueue implements Virtqueue {
                     throw broken(builder.error("chain is longer than the queue size " + size));
                 }
                 long off = DESC_BYTES * index;
-                int flags = count == 0 ? flagsAcquire(index) : Short.toUnsignedInt(desc.get(U16, off + 14));
+                long rest = desc.get(LE64, off + 8); // len u32, id u16, flags u16: one access
+                int flags = count == 0 ? headFlags : (int) (rest >>> 48);
                 if (count > 0 && !isAvailable(flags, wrap)) {
                     throw broken(builder.error("descriptor " + index + " continues the chain but is not available"));
                 }
-                long addr = desc.get(U64, off);
-                long len = Integer.toUnsignedLong(desc.get(U32, off + 8));
-                int id = Short.toUnsignedInt(desc.get(U16, off + 12));
+                long addr = desc.get(LE64, off);
+                long len = rest & 0xffff_ffffL;
+                int id = (int) (rest >>> 32) & 0xffff;
                 if (inflight != null) {
                     fetchedAddr[count] = addr;
                     fetchedLen[count] = len;

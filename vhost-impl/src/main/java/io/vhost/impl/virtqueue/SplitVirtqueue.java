@@ -6,9 +6,8 @@ import static io.vhost.impl.virtqueue.SplitRing.DESC_F_INDIRECT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_NEXT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_WRITE;
 import static io.vhost.impl.virtqueue.SplitRing.IDX;
+import static io.vhost.impl.virtqueue.SplitRing.LE64;
 import static io.vhost.impl.virtqueue.SplitRing.U16;
-import static io.vhost.impl.virtqueue.SplitRing.U32;
-import static io.vhost.impl.virtqueue.SplitRing.U64;
 import static io.vhost.impl.virtqueue.SplitRing.USED_F_NO_NOTIFY;
 import static io.vhost.impl.virtqueue.SplitRing.hex;
 
@@ -72,6 +71,12 @@ public final class SplitVirtqueue implements Virtqueue {
     private boolean inflightRecovered;
 
     private int lastAvail;
+    /**
+     * Entries after {@link #lastAvail} known to be available from the last read of the avail index (validated then):
+     * {@link #pop()} reads the index again only when they are used up, once per burst instead of once per chain.
+     * Zero whenever {@link #lastAvail} or the ring's memory changes otherwise.
+     */
+    private int availAhead;
     private int usedIdx;
     private int pendingUsed;
     private int inUse;
@@ -136,6 +141,7 @@ public final class SplitVirtqueue implements Virtqueue {
                     + " exceeds 65535 (split rings use 16-bit indices)");
         }
         lastAvail = index;
+        availAhead = 0;
     }
 
     /**
@@ -213,6 +219,7 @@ public final class SplitVirtqueue implements Virtqueue {
             this.desc = d;
             this.avail = a;
             this.used = u;
+            this.availAhead = 0;
         } catch (GuestMemoryException e) {
             this.desc = null;
             throw broken(new GuestMemoryException("queue " + queueIndex + ": ring addresses (desc " + hex(descUser)
@@ -280,6 +287,7 @@ public final class SplitVirtqueue implements Virtqueue {
                     + " base {4}", queueIndex, resumeAt, usedIdx, resubmit.length, lastAvail);
         }
         lastAvail = resumeAt;
+        availAhead = 0;
         if (resubmit.length > 0) {
             LOG.log(Level.DEBUG, "queue {0}: {1} inflight descriptors to resubmit", queueIndex, resubmit.length);
         }
@@ -345,14 +353,18 @@ public final class SplitVirtqueue implements Virtqueue {
                 inUse++;
                 return chain;
             }
-            int idx = availIdx(); // acquire: ring entries and descriptors are read after it
-            int pending = (idx - lastAvail) & 0xffff;
-            if (pending == 0) {
-                return null;
-            }
-            if (pending > size) {
-                throw broken(new GuestMemoryException("queue " + queueIndex + ": avail index " + idx + " is " + pending
-                        + " entries ahead of next avail " + lastAvail + ", more than queue size " + size));
+            if (availAhead == 0) {
+                int idx = availIdx(); // acquire: ring entries and descriptors are read after it
+                int pending = (idx - lastAvail) & 0xffff;
+                if (pending == 0) {
+                    return null;
+                }
+                if (pending > size) {
+                    throw broken(new GuestMemoryException("queue " + queueIndex + ": avail index " + idx + " is "
+                            + pending + " entries ahead of next avail " + lastAvail + ", more than queue size "
+                            + size));
+                }
+                availAhead = pending;
             }
             int head = Short.toUnsignedInt(avail.get(U16, 4 + 2L * (lastAvail & mask)));
             if (head >= size) {
@@ -361,6 +373,7 @@ public final class SplitVirtqueue implements Virtqueue {
             }
             RingChain chain = readChain(head);
             lastAvail = (lastAvail + 1) & 0xffff;
+            availAhead--;
             if (eventIdx && !notificationsDisabled) {
                 // Keep asking for a kick at the next entry, so a device that never calls enableNotification()
                 // still gets kicks (libvhost-user does the same in vu_queue_pop).
@@ -394,10 +407,11 @@ public final class SplitVirtqueue implements Virtqueue {
                         + tableLength + " descriptors)" : "the queue size " + size) + ": descriptor loop"));
             }
             long off = DESC_BYTES * index;
-            long addr = descs.get(U64, off);
-            long len = Integer.toUnsignedLong(descs.get(U32, off + 8));
-            int flags = Short.toUnsignedInt(descs.get(U16, off + 12));
-            int next = Short.toUnsignedInt(descs.get(U16, off + 14));
+            long addr = descs.get(LE64, off);
+            long rest = descs.get(LE64, off + 8); // len u32, flags u16, next u16: one access
+            long len = rest & 0xffff_ffffL;
+            int flags = (int) (rest >>> 32) & 0xffff;
+            int next = (int) (rest >>> 48);
             if ((flags & DESC_F_INDIRECT) != 0) {
                 if (indirect) {
                     throw broken(chainError(head, "nested indirect descriptor " + index + " in indirect table"));
@@ -461,8 +475,7 @@ public final class SplitVirtqueue implements Virtqueue {
         }
         try {
             long slotOffset = 4 + 8L * ((usedIdx + pendingUsed) & mask);
-            used.set(U32, slotOffset, head);
-            used.set(U32, slotOffset + 4, (int) writtenBytes);
+            used.set(LE64, slotOffset, head | writtenBytes << 32); // id u32, len u32: one access
             if (logUsed) {
                 log.mark(logGuestAddress + slotOffset, 8);
             }

@@ -340,6 +340,58 @@ class SplitVirtqueueTest {
         assertNull(ring.device.pop());
     }
 
+    // ---- the avail index is read once per burst ----
+
+    @Test
+    void burstEndingMidRingIsFollowedByWhatTheDriverAddedMeanwhile() throws Exception {
+        ring.driver.resetIndices(65534, 65534);
+        ring.device.setNextAvail(65534);
+        ring.reconfigure();
+        int[] heads = new int[6];
+        for (int i = 0; i < 3; i++) {
+            heads[i] = ring.driver.add(List.of(new Buffer(DATA, 1)), List.of());
+        }
+        ring.driver.publish(); // avail 1: three entries across the 16-bit wrap
+        RingChain first = ring.device.pop();
+        assertEquals(heads[0], first.headIndex());
+        ring.device.fillUsed(first.headIndex(), 0);
+        for (int i = 3; i < 6; i++) {
+            heads[i] = ring.driver.add(List.of(new Buffer(DATA, 1)), List.of());
+        }
+        ring.driver.publish(); // avail 4, while the device is in the middle of the first burst
+        for (int i = 1; i < 6; i++) {
+            RingChain c = ring.device.pop();
+            assertEquals(heads[i], c.headIndex(), "entry " + i);
+            ring.device.fillUsed(c.headIndex(), 0);
+        }
+        assertNull(ring.device.pop());
+        assertEquals(4, ring.device.nextAvail());
+        ring.device.flushUsed();
+        assertEquals(4, ring.driver.deviceUsedIndex());
+    }
+
+    @Test
+    void newBaseForgetsTheRestOfTheBurst() throws Exception {
+        addChains(4);
+        ring.device.pop(); // three more known available
+        ring.device.setNextAvail(3); // as after GET_VRING_BASE / SET_VRING_BASE
+        assertNotNull(ring.device.pop());
+        assertNull(ring.device.pop(), "only entry 3 was published after the new base");
+        assertEquals(4, ring.device.nextAvail());
+    }
+
+    @Test
+    void availIndexTooFarAheadIsCaughtWhenReadAgain() throws Exception {
+        addChains(2);
+        ring.device.pop();
+        ring.driver.addRawHead(0);
+        ring.driver.resetIndices(ring.driver.availIndex() + 8, 0); // 9 ahead of next avail 1 on a ring of 8
+        assertNotNull(ring.device.pop(), "the second entry of the first burst");
+        var e = assertThrows(GuestMemoryException.class, ring.device::pop);
+        assertEquals("queue 0: avail index 11 is 9 entries ahead of next avail 2, more than queue size 8",
+                e.getMessage());
+    }
+
     // ---- notifications ----
 
     private void popAndPushOne() throws GuestMemoryException {
