@@ -61,9 +61,4 @@ final class ChainPool {
             outstanding[key]--;
         }
     }
-
-    /** Chains of {@code key} popped and not yet returned, for tests. */
-    int outstanding(int key) {
-        return outstanding[key];
-    }
 }

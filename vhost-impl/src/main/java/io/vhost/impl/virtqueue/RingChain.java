@@ -7,6 +7,7 @@ import io.vhost.impl.memory.DirtyLogHolder;
 import io.vhost.impl.memory.MemoryRegion;
 import io.vhost.impl.memory.MemoryTable;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * A validated descriptor chain of a split or packed ring. Buffers are stored as pieces that each lie inside one memory region:
@@ -44,7 +45,7 @@ public final class RingChain implements DescriptorChain {
     /** The piece array for the builder, at least {@code longs} long (grown by doubling, contents kept). */
     long[] pieceStorage(int longs) {
         if (pieces.length < longs) {
-            pieces = java.util.Arrays.copyOf(pieces, Math.max(longs, 2 * pieces.length));
+            pieces = Arrays.copyOf(pieces, Math.max(longs, 2 * pieces.length));
         }
         return pieces;
     }
