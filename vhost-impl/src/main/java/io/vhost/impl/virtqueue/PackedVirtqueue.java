@@ -44,9 +44,8 @@ import java.lang.invoke.VarHandle;
  * and the used index advanced before its used descriptor's flags are written, and the update is committed after. On
  * reconnect the ring resumes where the region says, whatever {@code SET_VRING_BASE} said.
  *
- * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool}, filed by the ring
- * slot of their first descriptor: a slot's object is filled again once the device returned its chain; a slot reused
- * while its earlier chain is still out (out-of-order completion) and a resubmitted inflight chain get fresh objects.
+ * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool} and go back to it
+ * when the device returns them ({@link #addUsed}).
  *
  * <p>Not thread-safe: one worker per queue.
  */
@@ -123,7 +122,7 @@ public final class PackedVirtqueue implements Virtqueue {
         this.fault = new RingFault(queueIndex, "packed ring", LOG);
         this.size = size;
         this.builder = new ChainBuilder(queueIndex);
-        this.chains = new ChainPool(this, size);
+        this.chains = new ChainPool(this);
     }
 
     /**
@@ -347,7 +346,7 @@ public final class PackedVirtqueue implements Virtqueue {
             int index = nextAvail;
             boolean wrap = availWrap;
             int count = 0;
-            builder.start(table, index, chains.free(index));
+            builder.start(table, index, chains.take());
             while (true) {
                 if (count == size) {
                     throw broken(builder.error("chain is longer than the queue size " + size));
@@ -402,9 +401,7 @@ public final class PackedVirtqueue implements Virtqueue {
         nextAvail = index;
         availWrap = wrap;
         outstandingSlots += count;
-        RingChain chain = builder.build(id, log, count);
-        chains.handedOut(chain.poolKey());
-        return chain;
+        return builder.build(id, log, count);
     }
 
     /**
@@ -443,7 +440,7 @@ public final class PackedVirtqueue implements Virtqueue {
             throw broken(e);
         }
         int num = saved.length;
-        builder.start(table, headEntry, chains.free(ChainPool.UNFILED));
+        builder.start(table, headEntry, chains.take());
         for (int i = 0; i < num; i++) {
             SavedDescriptor d = saved[i];
             boolean more = (d.flags() & DESC_F_NEXT) != 0;
@@ -581,7 +578,7 @@ public final class PackedVirtqueue implements Virtqueue {
         beginUsed(c);
         writeUsed(c, writtenBytes);
         commitUsed(c);
-        chains.returned(c.poolKey());
+        chains.give(c);
     }
 
     /** Used update, step 1: the inflight region takes the chain's entries back and advances its used index. */

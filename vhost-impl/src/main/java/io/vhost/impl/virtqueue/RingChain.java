@@ -14,7 +14,7 @@ import java.util.Arrays;
  * {@code (guest address, length, region index)} triples in one {@code long[]}, readable pieces first. Reads and writes
  * allocate nothing.
  *
- * <p>Chain objects belong to their queue's {@link ChainPool}: once the device returned a chain, its object (and its
+ * <p>Chain objects come from their queue's {@link ChainPool}: once the device returned a chain, its object (and its
  * piece array, which only grows) is filled again for a later chain, so that popping allocates nothing in the
  * steady state. {@link ChainBuilder} fills it.
  *
@@ -23,8 +23,10 @@ import java.util.Arrays;
 public final class RingChain implements DescriptorChain {
 
     private final Virtqueue queue;
-    /** Where the queue's pool files this object; {@link ChainPool#UNFILED} for a one-off. */
-    private final int poolKey;
+    /** Between {@link ChainPool#take} and {@link ChainPool#give}. */
+    private boolean handedOut;
+    /** Split rings: more chains of this head the device holds, popped while this one was held (a faulty driver). */
+    private int alsoHeld;
     private int descriptorCount;
     private MemoryTable table;
     private int head;
@@ -37,9 +39,8 @@ public final class RingChain implements DescriptorChain {
     /** Packed rings with inflight tracking: the chain's head entry in the inflight region; -1 = not tracked. */
     private int inflightEntry = -1;
 
-    RingChain(Virtqueue queue, int poolKey) {
+    RingChain(Virtqueue queue) {
         this.queue = queue;
-        this.poolKey = poolKey;
     }
 
     /** The piece array for the builder, at least {@code longs} long (grown by doubling, contents kept). */
@@ -64,8 +65,20 @@ public final class RingChain implements DescriptorChain {
         this.inflightEntry = -1;
     }
 
-    int poolKey() {
-        return poolKey;
+    boolean handedOut() {
+        return handedOut;
+    }
+
+    void handedOut(boolean out) {
+        this.handedOut = out;
+    }
+
+    int alsoHeld() {
+        return alsoHeld;
+    }
+
+    void alsoHeld(int delta) {
+        alsoHeld += delta;
     }
 
     Virtqueue queue() {

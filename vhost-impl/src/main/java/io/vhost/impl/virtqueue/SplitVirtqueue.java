@@ -33,9 +33,10 @@ import java.lang.invoke.VarHandle;
  * queue-size hops, indirect table rules, lengths, addresses mapped). The first violation raises
  * {@link GuestMemoryException} and marks this ring broken; later calls fail with "ring N is broken: first cause".
  *
- * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool}, filed by head index:
- * a head's object is filled again once the device returned the chain ({@link #fillUsed}, {@link #addUsed}); a head
- * the driver makes available again while the device still holds it gets a fresh object.
+ * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool} and go back to it
+ * when the device returns their head ({@link #fillUsed}, {@link #addUsed}). A head the driver makes available again
+ * while the device still holds it gets an object of its own, outside the pool, and the first object goes back only
+ * once every chain of that head was returned.
  *
  * <p>Not thread-safe: one worker drives a queue; configuration calls must not race with it.
  */
@@ -89,6 +90,8 @@ public final class SplitVirtqueue implements Virtqueue {
 
     private final ChainBuilder builder;
     private final ChainPool chains;
+    /** Per head: the pooled chain object the device holds for it, or {@code null}. */
+    private final RingChain[] heldByHead;
 
     /**
      * Creates an unconfigured queue.
@@ -104,7 +107,8 @@ public final class SplitVirtqueue implements Virtqueue {
         this.size = size;
         this.mask = size - 1;
         this.builder = new ChainBuilder(queueIndex);
-        this.chains = new ChainPool(this, size);
+        this.chains = new ChainPool(this);
+        this.heldByHead = new RingChain[size];
     }
 
     @Override
@@ -395,7 +399,9 @@ public final class SplitVirtqueue implements Virtqueue {
         boolean indirect = false;
         int index = head;
         long hops = 0;
-        builder.start(table, head, chains.free(head));
+        RingChain held = heldByHead[head];
+        // A head offered again while the device holds it gets an object of its own (the driver must not do that).
+        builder.start(table, head, held == null ? chains.take() : new RingChain(this));
         while (true) {
             if (index >= tableLength) {
                 throw broken(chainError(head, indirect ? "indirect descriptor index " + index
@@ -449,7 +455,11 @@ public final class SplitVirtqueue implements Virtqueue {
             index = next;
         }
         RingChain chain = builder.build(head, log, 1);
-        chains.handedOut(head);
+        if (held == null) {
+            heldByHead[head] = chain;
+        } else {
+            held.alsoHeld(1);
+        }
         return chain;
     }
 
@@ -489,7 +499,15 @@ public final class SplitVirtqueue implements Virtqueue {
         if (inUse > 0) {
             inUse--;
         }
-        chains.returned(head);
+        RingChain held = heldByHead[head];
+        if (held != null) {
+            if (held.alsoHeld() > 0) {
+                held.alsoHeld(-1);
+            } else {
+                chains.give(held);
+                heldByHead[head] = null;
+            }
+        }
     }
 
     /**
