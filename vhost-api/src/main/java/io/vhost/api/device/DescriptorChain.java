@@ -14,7 +14,8 @@ import java.nio.ByteBuffer;
  * still bounds-checked.
  *
  * <p>A chain is valid until it is returned with {@link Virtqueue#addUsed(DescriptorChain, long)} and only while the
- * guest memory it was popped from is still held; it is not thread-safe (hand it to one thread at a time).
+ * guest memory it was popped from is still held; it is not thread-safe (hand it to one thread at a time). Once
+ * returned, the object may be reused for a chain popped later (so that popping allocates nothing): do not keep it.
  */
 public interface DescriptorChain {
 

@@ -15,7 +15,8 @@ import java.util.List;
  * {@link #slice} requires the whole range inside one region, {@link #sliceClamped} returns the part inside the
  * region holding the first byte, and {@link #read}/{@link #write} split a range across regions explicitly.
  *
- * <p>Lookups are a binary search and allocate nothing; {@code slice*} methods allocate the returned segment view.
+ * <p>Lookups are a binary search (skipped when a caller's hint names the right region) and allocate nothing;
+ * {@code slice*} methods allocate the returned segment view.
  * Thread-safe (immutable). Does not own the mappings.
  */
 public final class MemoryTable {
@@ -143,6 +144,24 @@ public final class MemoryTable {
     public int indexOfGuest(long gpa) {
         int i = floor(byGuest, gpa, true);
         return i >= 0 && byGuest[i].containsGuest(gpa) ? i : -1;
+    }
+
+    /**
+     * Finds the region holding a guest-physical address, trying a hinted region first. Callers that translate many
+     * addresses in a row pass the index this method returned last: the buffers of a burst mostly lie in one region,
+     * so the binary search is skipped while the hint holds. Any hint is safe: a wrong, stale or out-of-range one
+     * only costs the search.
+     *
+     * @param gpa the address
+     * @param hint a region index to try first, any value
+     * @return its index in guest-physical order, or {@code -1}
+     */
+    public int indexOfGuest(long gpa, int hint) {
+        MemoryRegion[] regions = byGuest;
+        if (hint >= 0 && hint < regions.length && regions[hint].containsGuest(gpa)) {
+            return hint;
+        }
+        return indexOfGuest(gpa);
     }
 
     private static int floor(MemoryRegion[] array, long address, boolean guest) {

@@ -2,26 +2,31 @@ package io.vhost.impl.virtqueue;
 
 import static io.vhost.impl.virtqueue.SplitRing.hex;
 
-import io.vhost.api.device.Virtqueue;
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.impl.memory.DirtyLogHolder;
+import io.vhost.impl.memory.MemoryRegion;
 import io.vhost.impl.memory.MemoryTable;
-import java.util.Arrays;
 
 /**
  * Collects the buffers of one chain while a ring walks it: checks ordering (readable before writable), u32 length
- * totals, address wrap-around and that every byte is mapped, and splits buffers at region boundaries. One per
- * queue; its scratch array grows by doubling and is reused. Internal; not thread-safe.
+ * totals, address wrap-around and that every byte is mapped, and splits buffers at region boundaries, writing the
+ * pieces straight into a chain object of the queue's {@link ChainPool}. It remembers the region of the last piece and
+ * tries it first for the next one, across chains (the buffers of a burst mostly share a region); a miss falls back to
+ * the table's binary search, so every byte is still checked against the current table. One per queue. Internal; not
+ * thread-safe.
  */
 final class ChainBuilder {
 
     private final int queueIndex;
-    private long[] scratch = new long[3 * 8];
+    private RingChain chain;
+    private long[] pieceArray;
     private MemoryTable table;
     private int head;
     private int pieces;
     private int readablePieces;
     private boolean sawWritable;
+    /** The region of the previous piece, tried first for the next one (a region cache across chains). */
+    private int lastRegion;
     private long readable;
     private long writable;
 
@@ -29,8 +34,20 @@ final class ChainBuilder {
         this.queueIndex = queueIndex;
     }
 
-    void start(MemoryTable memory, int chainHead) {
+    /**
+     * Starts a chain.
+     *
+     * @param memory the table to translate against
+     * @param chainHead the head (split) or first slot (packed), for messages
+     * @param target the object to fill, free for reuse (from the queue's {@link ChainPool})
+     */
+    void start(MemoryTable memory, int chainHead, RingChain target) {
+        if (memory != table) {
+            lastRegion = 0;
+        }
         this.table = memory;
+        this.chain = target;
+        this.pieceArray = target.pieceStorage(3);
         this.head = chainHead;
         pieces = 0;
         readablePieces = 0;
@@ -65,7 +82,7 @@ final class ChainBuilder {
         long done = 0;
         while (done < len) {
             long a = addr + done;
-            int region = table.indexOfGuest(a);
+            int region = table.indexOfGuest(a, lastRegion);
             if (region < 0) {
                 String why = "guest address " + hex(a) + " is not mapped";
                 try {
@@ -75,13 +92,16 @@ final class ChainBuilder {
                 }
                 throw error("descriptor " + index + ": " + why);
             }
-            long n = table.clampedLength(a, len - done);
-            if (3 * (pieces + 1) > scratch.length) {
-                scratch = Arrays.copyOf(scratch, scratch.length * 2);
+            lastRegion = region;
+            MemoryRegion r = table.region(region);
+            long n = Math.min(len - done, r.sizeBytes() - (a - r.guestAddress()));
+            long[] p = pieceArray;
+            if (3 * (pieces + 1) > p.length) {
+                p = pieceArray = chain.pieceStorage(3 * (pieces + 1));
             }
-            scratch[3 * pieces] = a;
-            scratch[3 * pieces + 1] = n;
-            scratch[3 * pieces + 2] = region;
+            p[3 * pieces] = a;
+            p[3 * pieces + 1] = n;
+            p[3 * pieces + 2] = region;
             pieces++;
             if (!write) {
                 readablePieces++;
@@ -90,8 +110,12 @@ final class ChainBuilder {
         }
     }
 
-    RingChain build(Virtqueue queue, int id, DirtyLogHolder log, int descriptorCount) {
-        return new RingChain(queue, table, id, Arrays.copyOf(scratch, 3 * pieces), readablePieces, pieces, readable,
-                writable, log, descriptorCount);
+    /** Completes the chain in the object given to {@link #start}. */
+    RingChain build(int id, DirtyLogHolder log, int descriptorCount) {
+        RingChain c = chain;
+        c.fill(table, id, readablePieces, pieces, readable, writable, log, descriptorCount);
+        chain = null;
+        pieceArray = null;
+        return c;
     }
 }

@@ -5,6 +5,7 @@ import static io.vhost.impl.virtqueue.SplitRing.DESC_F_INDIRECT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_NEXT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_WRITE;
 import static io.vhost.impl.virtqueue.SplitRing.IDX;
+import static io.vhost.impl.virtqueue.SplitRing.LE64;
 import static io.vhost.impl.virtqueue.SplitRing.U16;
 import static io.vhost.impl.virtqueue.SplitRing.U32;
 import static io.vhost.impl.virtqueue.SplitRing.U64;
@@ -41,8 +42,12 @@ import java.lang.invoke.VarHandle;
  * <p>Inflight I/O tracking ({@link #attachInflight}, {@code DescStatePacked}): each popped chain's descriptors are
  * saved in the inflight region after the chain is validated; a used chain is linked back to the region's free list
  * and the used index advanced before its used descriptor's flags are written, and the update is committed after. On
- * reconnect the ring resumes where the region says, whatever {@code SET_VRING_BASE} said. Not thread-safe: one
- * worker per queue.
+ * reconnect the ring resumes where the region says, whatever {@code SET_VRING_BASE} said.
+ *
+ * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool} and go back to it
+ * when the device returns them ({@link #addUsed}).
+ *
+ * <p>Not thread-safe: one worker per queue.
  */
 public final class PackedVirtqueue implements Virtqueue {
 
@@ -63,6 +68,7 @@ public final class PackedVirtqueue implements Virtqueue {
     private final int queueIndex;
     private final int size;
     private final ChainBuilder builder;
+    private final ChainPool chains;
 
     private boolean eventIdx;
     private long descUser;
@@ -116,6 +122,7 @@ public final class PackedVirtqueue implements Virtqueue {
         this.fault = new RingFault(queueIndex, "packed ring", LOG);
         this.size = size;
         this.builder = new ChainBuilder(queueIndex);
+        this.chains = new ChainPool(this);
     }
 
     /**
@@ -332,25 +339,27 @@ public final class PackedVirtqueue implements Virtqueue {
             return resubmitted(resubmit[resubmitNext++]);
         }
         try {
-            if (!isAvailable(flagsAcquire(nextAvail), availWrap)) {
+            int headFlags = flagsAcquire(nextAvail); // acquire: the chain's descriptors are read after it
+            if (!isAvailable(headFlags, availWrap)) {
                 return null;
             }
             int index = nextAvail;
             boolean wrap = availWrap;
             int count = 0;
-            builder.start(table, index);
+            builder.start(table, index, chains.take());
             while (true) {
                 if (count == size) {
                     throw broken(builder.error("chain is longer than the queue size " + size));
                 }
                 long off = DESC_BYTES * index;
-                int flags = count == 0 ? flagsAcquire(index) : Short.toUnsignedInt(desc.get(U16, off + 14));
+                long rest = desc.get(LE64, off + 8); // len u32, id u16, flags u16: one access
+                int flags = count == 0 ? headFlags : (int) (rest >>> 48);
                 if (count > 0 && !isAvailable(flags, wrap)) {
                     throw broken(builder.error("descriptor " + index + " continues the chain but is not available"));
                 }
-                long addr = desc.get(U64, off);
-                long len = Integer.toUnsignedLong(desc.get(U32, off + 8));
-                int id = Short.toUnsignedInt(desc.get(U16, off + 12));
+                long addr = desc.get(LE64, off);
+                long len = rest & 0xffff_ffffL;
+                int id = (int) (rest >>> 32) & 0xffff;
                 if (inflight != null) {
                     fetchedAddr[count] = addr;
                     fetchedLen[count] = len;
@@ -392,7 +401,7 @@ public final class PackedVirtqueue implements Virtqueue {
         nextAvail = index;
         availWrap = wrap;
         outstandingSlots += count;
-        return builder.build(this, id, log, count);
+        return builder.build(id, log, count);
     }
 
     /**
@@ -431,7 +440,7 @@ public final class PackedVirtqueue implements Virtqueue {
             throw broken(e);
         }
         int num = saved.length;
-        builder.start(table, headEntry);
+        builder.start(table, headEntry, chains.take());
         for (int i = 0; i < num; i++) {
             SavedDescriptor d = saved[i];
             boolean more = (d.flags() & DESC_F_NEXT) != 0;
@@ -452,7 +461,7 @@ public final class PackedVirtqueue implements Virtqueue {
                 }
             }
         }
-        RingChain chain = builder.build(this, saved[num - 1].id(), log, num);
+        RingChain chain = builder.build(saved[num - 1].id(), log, num);
         chain.inflightEntry(headEntry);
         return chain;
     }
@@ -569,6 +578,7 @@ public final class PackedVirtqueue implements Virtqueue {
         beginUsed(c);
         writeUsed(c, writtenBytes);
         commitUsed(c);
+        chains.give(c);
     }
 
     /** Used update, step 1: the inflight region takes the chain's entries back and advances its used index. */

@@ -7,41 +7,78 @@ import io.vhost.impl.memory.DirtyLogHolder;
 import io.vhost.impl.memory.MemoryRegion;
 import io.vhost.impl.memory.MemoryTable;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * A validated descriptor chain of a split or packed ring. Buffers are stored as pieces that each lie inside one memory region:
- * {@code (guest address, length, region index)} triples in one {@code long[]}, readable pieces first. A chain costs
- * two allocations (this object and that array) however many descriptors it has; reads and writes allocate nothing.
+ * {@code (guest address, length, region index)} triples in one {@code long[]}, readable pieces first. Reads and writes
+ * allocate nothing.
  *
- * <p>Not thread-safe. Valid while the memory table it was popped from is held.
+ * <p>Chain objects come from their queue's {@link ChainPool}: once the device returned a chain, its object (and its
+ * piece array, which only grows) is filled again for a later chain, so that popping allocates nothing in the
+ * steady state. {@link ChainBuilder} fills it.
+ *
+ * <p>Not thread-safe. Valid while the memory table it was popped from is held, until it is returned.
  */
 public final class RingChain implements DescriptorChain {
 
     private final Virtqueue queue;
-    private final int descriptorCount;
-    private final MemoryTable table;
-    private final int head;
-    private final long[] pieces;
-    private final int readablePieces;
-    private final int totalPieces;
-    private final long readableBytes;
-    private final long writableBytes;
-    private final DirtyLogHolder log;
+    /** Between {@link ChainPool#take} and {@link ChainPool#give}. */
+    private boolean handedOut;
+    /** Split rings: more chains of this head the device holds, popped while this one was held (a faulty driver). */
+    private int alsoHeld;
+    private int descriptorCount;
+    private MemoryTable table;
+    private int head;
+    private long[] pieces = new long[3];
+    private int readablePieces;
+    private int totalPieces;
+    private long readableBytes;
+    private long writableBytes;
+    private DirtyLogHolder log;
     /** Packed rings with inflight tracking: the chain's head entry in the inflight region; -1 = not tracked. */
     private int inflightEntry = -1;
 
-    RingChain(Virtqueue queue, MemoryTable table, int head, long[] pieces, int readablePieces,
-              int totalPieces, long readableBytes, long writableBytes, DirtyLogHolder log, int descriptorCount) {
+    RingChain(Virtqueue queue) {
         this.queue = queue;
-        this.descriptorCount = descriptorCount;
-        this.table = table;
-        this.head = head;
-        this.pieces = pieces;
-        this.readablePieces = readablePieces;
-        this.totalPieces = totalPieces;
-        this.readableBytes = readableBytes;
-        this.writableBytes = writableBytes;
-        this.log = log;
+    }
+
+    /** The piece array for the builder, at least {@code longs} long (grown by doubling, contents kept). */
+    long[] pieceStorage(int longs) {
+        if (pieces.length < longs) {
+            pieces = Arrays.copyOf(pieces, Math.max(longs, 2 * pieces.length));
+        }
+        return pieces;
+    }
+
+    /** Makes this object the chain just walked; its pieces are already in {@link #pieceStorage}. */
+    void fill(MemoryTable memory, int id, int readable, int total, long readableLength, long writableLength,
+              DirtyLogHolder dirtyLog, int descriptors) {
+        this.table = memory;
+        this.head = id;
+        this.readablePieces = readable;
+        this.totalPieces = total;
+        this.readableBytes = readableLength;
+        this.writableBytes = writableLength;
+        this.log = dirtyLog;
+        this.descriptorCount = descriptors;
+        this.inflightEntry = -1;
+    }
+
+    boolean handedOut() {
+        return handedOut;
+    }
+
+    void handedOut(boolean out) {
+        this.handedOut = out;
+    }
+
+    int alsoHeld() {
+        return alsoHeld;
+    }
+
+    void alsoHeld(int delta) {
+        alsoHeld += delta;
     }
 
     Virtqueue queue() {

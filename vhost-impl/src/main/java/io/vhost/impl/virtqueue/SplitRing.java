@@ -1,6 +1,7 @@
 package io.vhost.impl.virtqueue;
 
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.lang.invoke.VarHandle;
 
 /** Split ring layout constants and helpers shared by the device and driver sides (virtio 1.x §2.7). Internal. */
@@ -19,6 +20,12 @@ final class SplitRing {
     static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
     static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /**
+     * Eight little-endian bytes (virtio 1.x byte order), for fields read or written together in one access: a
+     * descriptor's {@code addr}, or its {@code len}, {@code flags} and {@code next}; a used element's {@code id} and
+     * {@code len}.
+     */
+    static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Aligned 16-bit access with acquire/release modes, for the avail and used indices. */
     static final VarHandle IDX = ValueLayout.JAVA_SHORT.varHandle();
 

@@ -6,9 +6,8 @@ import static io.vhost.impl.virtqueue.SplitRing.DESC_F_INDIRECT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_NEXT;
 import static io.vhost.impl.virtqueue.SplitRing.DESC_F_WRITE;
 import static io.vhost.impl.virtqueue.SplitRing.IDX;
+import static io.vhost.impl.virtqueue.SplitRing.LE64;
 import static io.vhost.impl.virtqueue.SplitRing.U16;
-import static io.vhost.impl.virtqueue.SplitRing.U32;
-import static io.vhost.impl.virtqueue.SplitRing.U64;
 import static io.vhost.impl.virtqueue.SplitRing.USED_F_NO_NOTIFY;
 import static io.vhost.impl.virtqueue.SplitRing.hex;
 
@@ -34,8 +33,10 @@ import java.lang.invoke.VarHandle;
  * queue-size hops, indirect table rules, lengths, addresses mapped). The first violation raises
  * {@link GuestMemoryException} and marks this ring broken; later calls fail with "ring N is broken: first cause".
  *
- * <p>Allocation: {@link #pop()} allocates the chain (two objects); the per-queue scratch array grows by doubling
- * and is reused. Publishing used entries and notification decisions allocate nothing.
+ * <p>Allocation: none in the steady state. Chain objects come from the queue's {@link ChainPool} and go back to it
+ * when the device returns their head ({@link #fillUsed}, {@link #addUsed}). A head the driver makes available again
+ * while the device still holds it gets an object of its own, outside the pool, and the first object goes back only
+ * once every chain of that head was returned.
  *
  * <p>Not thread-safe: one worker drives a queue; configuration calls must not race with it.
  */
@@ -71,6 +72,12 @@ public final class SplitVirtqueue implements Virtqueue {
     private boolean inflightRecovered;
 
     private int lastAvail;
+    /**
+     * Entries after {@link #lastAvail} known to be available from the last read of the avail index (validated then):
+     * {@link #pop()} reads the index again only when they are used up, once per burst instead of once per chain.
+     * Zero whenever {@link #lastAvail} or the ring's memory changes otherwise.
+     */
+    private int availAhead;
     private int usedIdx;
     private int pendingUsed;
     private int inUse;
@@ -82,6 +89,9 @@ public final class SplitVirtqueue implements Virtqueue {
     private final RingFault fault;
 
     private final ChainBuilder builder;
+    private final ChainPool chains;
+    /** Per head: the pooled chain object the device holds for it, or {@code null}. */
+    private final RingChain[] heldByHead;
 
     /**
      * Creates an unconfigured queue.
@@ -97,6 +107,8 @@ public final class SplitVirtqueue implements Virtqueue {
         this.size = size;
         this.mask = size - 1;
         this.builder = new ChainBuilder(queueIndex);
+        this.chains = new ChainPool(this);
+        this.heldByHead = new RingChain[size];
     }
 
     @Override
@@ -133,6 +145,7 @@ public final class SplitVirtqueue implements Virtqueue {
                     + " exceeds 65535 (split rings use 16-bit indices)");
         }
         lastAvail = index;
+        availAhead = 0;
     }
 
     /**
@@ -210,6 +223,7 @@ public final class SplitVirtqueue implements Virtqueue {
             this.desc = d;
             this.avail = a;
             this.used = u;
+            this.availAhead = 0;
         } catch (GuestMemoryException e) {
             this.desc = null;
             throw broken(new GuestMemoryException("queue " + queueIndex + ": ring addresses (desc " + hex(descUser)
@@ -277,6 +291,7 @@ public final class SplitVirtqueue implements Virtqueue {
                     + " base {4}", queueIndex, resumeAt, usedIdx, resubmit.length, lastAvail);
         }
         lastAvail = resumeAt;
+        availAhead = 0;
         if (resubmit.length > 0) {
             LOG.log(Level.DEBUG, "queue {0}: {1} inflight descriptors to resubmit", queueIndex, resubmit.length);
         }
@@ -342,14 +357,18 @@ public final class SplitVirtqueue implements Virtqueue {
                 inUse++;
                 return chain;
             }
-            int idx = availIdx(); // acquire: ring entries and descriptors are read after it
-            int pending = (idx - lastAvail) & 0xffff;
-            if (pending == 0) {
-                return null;
-            }
-            if (pending > size) {
-                throw broken(new GuestMemoryException("queue " + queueIndex + ": avail index " + idx + " is " + pending
-                        + " entries ahead of next avail " + lastAvail + ", more than queue size " + size));
+            if (availAhead == 0) {
+                int idx = availIdx(); // acquire: ring entries and descriptors are read after it
+                int pending = (idx - lastAvail) & 0xffff;
+                if (pending == 0) {
+                    return null;
+                }
+                if (pending > size) {
+                    throw broken(new GuestMemoryException("queue " + queueIndex + ": avail index " + idx + " is "
+                            + pending + " entries ahead of next avail " + lastAvail + ", more than queue size "
+                            + size));
+                }
+                availAhead = pending;
             }
             int head = Short.toUnsignedInt(avail.get(U16, 4 + 2L * (lastAvail & mask)));
             if (head >= size) {
@@ -358,6 +377,7 @@ public final class SplitVirtqueue implements Virtqueue {
             }
             RingChain chain = readChain(head);
             lastAvail = (lastAvail + 1) & 0xffff;
+            availAhead--;
             if (eventIdx && !notificationsDisabled) {
                 // Keep asking for a kick at the next entry, so a device that never calls enableNotification()
                 // still gets kicks (libvhost-user does the same in vu_queue_pop).
@@ -379,7 +399,9 @@ public final class SplitVirtqueue implements Virtqueue {
         boolean indirect = false;
         int index = head;
         long hops = 0;
-        builder.start(table, head);
+        RingChain held = heldByHead[head];
+        // A head offered again while the device holds it gets an object of its own (the driver must not do that).
+        builder.start(table, head, held == null ? chains.take() : new RingChain(this));
         while (true) {
             if (index >= tableLength) {
                 throw broken(chainError(head, indirect ? "indirect descriptor index " + index
@@ -391,10 +413,11 @@ public final class SplitVirtqueue implements Virtqueue {
                         + tableLength + " descriptors)" : "the queue size " + size) + ": descriptor loop"));
             }
             long off = DESC_BYTES * index;
-            long addr = descs.get(U64, off);
-            long len = Integer.toUnsignedLong(descs.get(U32, off + 8));
-            int flags = Short.toUnsignedInt(descs.get(U16, off + 12));
-            int next = Short.toUnsignedInt(descs.get(U16, off + 14));
+            long addr = descs.get(LE64, off);
+            long rest = descs.get(LE64, off + 8); // len u32, flags u16, next u16: one access
+            long len = rest & 0xffff_ffffL;
+            int flags = (int) (rest >>> 32) & 0xffff;
+            int next = (int) (rest >>> 48);
             if ((flags & DESC_F_INDIRECT) != 0) {
                 if (indirect) {
                     throw broken(chainError(head, "nested indirect descriptor " + index + " in indirect table"));
@@ -431,7 +454,13 @@ public final class SplitVirtqueue implements Virtqueue {
             }
             index = next;
         }
-        return builder.build(this, head, log, 1);
+        RingChain chain = builder.build(head, log, 1);
+        if (held == null) {
+            heldByHead[head] = chain;
+        } else {
+            held.alsoHeld(1);
+        }
+        return chain;
     }
 
     private GuestMemoryException chainError(int head, String what) {
@@ -439,7 +468,8 @@ public final class SplitVirtqueue implements Virtqueue {
     }
 
     /**
-     * Writes a used element without publishing it; {@link #flushUsed()} publishes all filled elements at once.
+     * Writes a used element without publishing it; {@link #flushUsed()} publishes all filled elements at once. The
+     * chain popped with this head is returned: its object may be filled again by a later {@link #pop()}.
      *
      * @param head the chain's head index
      * @param writtenBytes bytes written into the chain, 0..2^32-1
@@ -455,8 +485,7 @@ public final class SplitVirtqueue implements Virtqueue {
         }
         try {
             long slotOffset = 4 + 8L * ((usedIdx + pendingUsed) & mask);
-            used.set(U32, slotOffset, head);
-            used.set(U32, slotOffset + 4, (int) writtenBytes);
+            used.set(LE64, slotOffset, head | writtenBytes << 32); // id u32, len u32: one access
             if (logUsed) {
                 log.mark(logGuestAddress + slotOffset, 8);
             }
@@ -469,6 +498,15 @@ public final class SplitVirtqueue implements Virtqueue {
         pendingUsed++;
         if (inUse > 0) {
             inUse--;
+        }
+        RingChain held = heldByHead[head];
+        if (held != null) {
+            if (held.alsoHeld() > 0) {
+                held.alsoHeld(-1);
+            } else {
+                chains.give(held);
+                heldByHead[head] = null;
+            }
         }
     }
 

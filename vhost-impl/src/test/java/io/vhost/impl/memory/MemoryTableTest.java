@@ -66,6 +66,19 @@ class MemoryTableTest {
     }
 
     @Test
+    void hintedLookupFallsBackToTheSearchWhenTheHintMisses() throws Exception {
+        MemoryTable table = twoContiguous();
+        assertEquals(0, table.indexOfGuest(0x10010, 0));
+        assertEquals(1, table.indexOfGuest(0x20010, 0));
+        assertEquals(0, table.indexOfGuest(0x1ffff, 1));
+        assertEquals(1, table.indexOfGuest(0x20000, 7));
+        assertEquals(1, table.indexOfGuest(0x20000, -1));
+        assertEquals(-1, table.indexOfGuest(0x30000, 1));
+        assertEquals(-1, table.indexOfGuest(0xffff, 0));
+        assertEquals(-1, MemoryTable.empty().indexOfGuest(0x10000, 0));
+    }
+
+    @Test
     void straddlingBufferIsSplitExplicitly() throws Exception {
         MemoryTable table = twoContiguous();
         List<MemorySegment> parts = table.slices(0x1fff0, 0x20);

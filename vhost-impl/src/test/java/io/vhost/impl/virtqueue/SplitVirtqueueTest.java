@@ -118,6 +118,55 @@ class SplitVirtqueueTest {
     }
 
     @Test
+    void regionOfThePreviousBufferIsOnlyAHint() throws Exception {
+        // The builder tries the region of the previous piece first: every buffer below misses that region, once
+        // across a region boundary, once into a third region.
+        byte[] inB = {1, 2, 3, 4};
+        byte[] straddling = new byte[0x20];
+        for (int i = 0; i < straddling.length; i++) {
+            straddling[i] = (byte) (0x40 + i);
+        }
+        byte[] inA = {9, 8, 7};
+        byte[] inC = {5, 6};
+        guest.put(TestGuest.B_GPA + 0x100, inB);
+        guest.put(TestGuest.B_GPA - 0x10, straddling);
+        guest.put(DATA, inA);
+        guest.put(TestGuest.C_GPA + 0x10, inC);
+        ring.driver.add(List.of(new Buffer(TestGuest.B_GPA + 0x100, 4)), List.of());
+        ring.driver.add(List.of(new Buffer(TestGuest.B_GPA - 0x10, 0x20)), List.of());
+        ring.driver.add(List.of(new Buffer(DATA, 3), new Buffer(TestGuest.C_GPA + 0x10, 2)), List.of());
+        ring.driver.publish();
+
+        RingChain first = ring.device.pop();
+        assertEquals(1, first.readablePieceCount());
+        assertArrayEquals(inB, read(first));
+        RingChain second = ring.device.pop();
+        assertEquals(2, second.readablePieceCount());
+        assertEquals(TestGuest.B_GPA - 0x10, second.pieceAddress(0));
+        assertEquals(0x10, second.pieceLength(0));
+        assertEquals(TestGuest.B_GPA, second.pieceAddress(1));
+        assertEquals(0x10, second.pieceLength(1));
+        assertArrayEquals(straddling, read(second));
+        RingChain third = ring.device.pop();
+        assertEquals(2, third.readablePieceCount());
+        assertArrayEquals(new byte[] {9, 8, 7, 5, 6}, read(third));
+
+        // After a hit in region B, a buffer that runs off B's end (no region follows) is still refused.
+        MemorySegment d = ring.descTable();
+        DriverRing.writeDescriptor(d, 6, TestGuest.B_GPA + 0x100, 4, NEXT, 7);
+        DriverRing.writeDescriptor(d, 7, 0x2fff0, 32, 0, 0);
+        ring.driver.addRawHead(6);
+        assertBroken("queue 0, head 6: descriptor 7: guest address 0x2fff0 length 32 is not backed by guest memory"
+                + " (unmapped from 0x30000); nearest region [GPA 0x20000..0x2ffff, user 0x7f0001000000..0x7f000100ffff]");
+    }
+
+    private static byte[] read(DescriptorChain chain) throws GuestMemoryException {
+        byte[] out = new byte[(int) chain.readableBytes()];
+        chain.read(0, MemorySegment.ofArray(out));
+        return out;
+    }
+
+    @Test
     void indirectTable() throws Exception {
         MemorySegment table = guest.table.slice(TABLE, 48);
         DriverRing.writeDescriptor(table, 0, DATA, 3, NEXT, 1);
@@ -289,6 +338,58 @@ class SplitVirtqueueTest {
         ring.reconfigure();
         assertFalse(ring.device.isBroken());
         assertNull(ring.device.pop());
+    }
+
+    // ---- the avail index is read once per burst ----
+
+    @Test
+    void burstEndingMidRingIsFollowedByWhatTheDriverAddedMeanwhile() throws Exception {
+        ring.driver.resetIndices(65534, 65534);
+        ring.device.setNextAvail(65534);
+        ring.reconfigure();
+        int[] heads = new int[6];
+        for (int i = 0; i < 3; i++) {
+            heads[i] = ring.driver.add(List.of(new Buffer(DATA, 1)), List.of());
+        }
+        ring.driver.publish(); // avail 1: three entries across the 16-bit wrap
+        RingChain first = ring.device.pop();
+        assertEquals(heads[0], first.headIndex());
+        ring.device.fillUsed(first.headIndex(), 0);
+        for (int i = 3; i < 6; i++) {
+            heads[i] = ring.driver.add(List.of(new Buffer(DATA, 1)), List.of());
+        }
+        ring.driver.publish(); // avail 4, while the device is in the middle of the first burst
+        for (int i = 1; i < 6; i++) {
+            RingChain c = ring.device.pop();
+            assertEquals(heads[i], c.headIndex(), "entry " + i);
+            ring.device.fillUsed(c.headIndex(), 0);
+        }
+        assertNull(ring.device.pop());
+        assertEquals(4, ring.device.nextAvail());
+        ring.device.flushUsed();
+        assertEquals(4, ring.driver.deviceUsedIndex());
+    }
+
+    @Test
+    void newBaseForgetsTheRestOfTheBurst() throws Exception {
+        addChains(4);
+        ring.device.pop(); // three more known available
+        ring.device.setNextAvail(3); // as after GET_VRING_BASE / SET_VRING_BASE
+        assertNotNull(ring.device.pop());
+        assertNull(ring.device.pop(), "only entry 3 was published after the new base");
+        assertEquals(4, ring.device.nextAvail());
+    }
+
+    @Test
+    void availIndexTooFarAheadIsCaughtWhenReadAgain() throws Exception {
+        addChains(2);
+        ring.device.pop();
+        ring.driver.addRawHead(0);
+        ring.driver.resetIndices(ring.driver.availIndex() + 8, 0); // 9 ahead of next avail 1 on a ring of 8
+        assertNotNull(ring.device.pop(), "the second entry of the first burst");
+        var e = assertThrows(GuestMemoryException.class, ring.device::pop);
+        assertEquals("queue 0: avail index 11 is 9 entries ahead of next avail 2, more than queue size 8",
+                e.getMessage());
     }
 
     // ---- notifications ----
