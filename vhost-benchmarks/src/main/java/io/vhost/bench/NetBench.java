@@ -28,8 +28,9 @@ import java.util.Locale;
  * {@code unpinned} regime runs {@code float}: every process may run on CPUs 0-1.
  *
  * <p>Usage: {@code NetBench --regime pinned|unpinned --out FILE.jsonl [--sizes 64,1500] [--runs 3]
- * [--samples 3] [--placements shared=64;split=64,1500]} (the placements default to the regime's, each with
- * {@code --sizes}). Writes one JSON line per run: {@code suite=net}, {@code placement}, {@code target}
+ * [--samples 3] [--placements shared=64;split=64,1500] [--busy-poll-us N]} (the placements default to the
+ * regime's, each with {@code --sizes}; with {@code --busy-poll-us}, our device runs a second time per run with that
+ * busy-poll window, target {@code vhost-java-poll}). Writes one JSON line per run: {@code suite=net}, {@code placement}, {@code target}
  * ({@code vhost-java} or {@code dpdk}), {@code frame}, {@code run}, {@code ops_per_s} (frames/s), the samples, the
  * load average, testpmd's TX-packets and the frames the back-end counted.
  */
@@ -46,12 +47,14 @@ public final class NetBench {
     private final Path out;
     private final Path work;
     private final int samples;
+    private final long busyPollMicros;
 
-    private NetBench(String regime, Path out, Path work, int samples) {
+    private NetBench(String regime, Path out, Path work, int samples, long busyPollMicros) {
         this.regime = regime;
         this.out = out;
         this.work = work;
         this.samples = samples;
+        this.busyPollMicros = busyPollMicros;
     }
 
     /**
@@ -67,6 +70,7 @@ public final class NetBench {
         int runs = 3;
         int samples = 3;
         String placementArg = null;
+        long busyPollMicros = 0;
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--regime" -> regime = args[i + 1];
@@ -76,12 +80,13 @@ public final class NetBench {
                 case "--runs" -> runs = Integer.parseInt(args[i + 1]);
                 case "--samples" -> samples = Integer.parseInt(args[i + 1]);
                 case "--placements" -> placementArg = args[i + 1];
+                case "--busy-poll-us" -> busyPollMicros = Long.parseLong(args[i + 1]);
                 default -> throw new IllegalArgumentException("NetBench: unknown option " + args[i]);
             }
         }
         if (out == null) {
             throw new IllegalArgumentException("usage: NetBench --regime pinned|unpinned --out FILE.jsonl "
-                    + "[--sizes 64,1500] [--runs 3] [--samples 4]");
+                    + "[--sizes 64,1500] [--runs 3] [--samples 4] [--busy-poll-us 0]");
         }
         if (!Testpmd.installed()) {
             LOG.log(Level.WARNING, "net data plane skipped: dpdk-testpmd is not on the PATH (Debian package dpdk-dev)");
@@ -89,7 +94,7 @@ public final class NetBench {
         }
         Path work = Files.createTempDirectory("vhost-bench-net");
         try {
-            NetBench bench = new NetBench(regime, out, work, samples);
+            NetBench bench = new NetBench(regime, out, work, samples, busyPollMicros);
             java.util.Map<String, List<Integer>> placements = new java.util.LinkedHashMap<>();
             if (placementArg == null) {
                 for (String p : regime.equals("pinned") ? List.of("shared", "split") : List.of("float")) {
@@ -103,12 +108,16 @@ public final class NetBench {
                 }
             }
             bench.place(placements.keySet().iterator().next());
-            bench.ours(64, 0, 2); // JIT warm-up of our device; not recorded
+            bench.ours(64, 0, 1, 0); // JIT warm-up of our device; not recorded
             for (var placement : placements.entrySet()) {
                 bench.place(placement.getKey());
                 for (int size : placement.getValue()) {
                     for (int run = 1; run <= runs; run++) {
-                        bench.record(size, run, "vhost-java", bench.ours(size, run, samples));
+                        bench.record(size, run, "vhost-java", bench.ours(size, run, samples, 0));
+                        if (busyPollMicros > 0) {
+                            bench.record(size, run, "vhost-java-poll",
+                                    bench.ours(size, run, samples, busyPollMicros));
+                        }
                         bench.record(size, run, "dpdk", bench.dpdk(size, run));
                     }
                 }
@@ -140,9 +149,10 @@ public final class NetBench {
     /** The outcome of one run. */
     private record Result(List<Long> samples, double rate, long frontendTx, long backendFrames, String load) {}
 
-    private Result ours(int size, int run, int wanted) throws IOException, InterruptedException {
-        NetDevice device = new NetDevice(NetDevice.Mode.SINK, 1, 1024, MAC, 9216);
-        Path sock = work.resolve("ours-" + placement + "-" + size + "-" + run + ".sock");
+    private Result ours(int size, int run, int wanted, long pollMicros) throws IOException, InterruptedException {
+        NetDevice device = new NetDevice(NetDevice.Mode.SINK, 1, 1024, MAC, 9216, Duration.ofNanos(pollMicros * 1_000));
+        String tag = (pollMicros > 0 ? "ours-poll-" : "ours-") + placement + "-" + size + "-" + run;
+        Path sock = work.resolve(tag + ".sock");
         String load = loadAverage();
         try (VhostUserDaemon daemon = VhostUserDaemon.bind(sock, device)) {
             Thread server = Thread.ofVirtual().name("net-bench-daemon").start(() -> {
@@ -152,7 +162,7 @@ public final class NetBench {
                     LOG.log(Level.DEBUG, "serve loop ended: " + e);
                 }
             });
-            try (Testpmd front = frontend(sock, size, "ours-" + placement + "-" + size + "-" + run)) {
+            try (Testpmd front = frontend(sock, size, tag)) {
                 List<Long> s = measure(front, wanted);
                 front.stop();
                 long tx = front.accumulatedTxPackets();
@@ -221,9 +231,9 @@ public final class NetBench {
         String line = String.format(Locale.ROOT, "{\"suite\":\"net\",\"bench\":\"txonly\",\"placement\":\"%s\","
                         + "\"target\":\"%s\","
                         + "\"frame\":\"%d\",\"run\":\"%d\",\"ops_per_s\":%.0f,\"samples\":\"%s\","
-                        + "\"frontend_tx\":%d,\"backend_frames\":%d,\"load\":\"%s\"}%n",
+                        + "\"frontend_tx\":%d,\"backend_frames\":%d,\"busy_poll_us\":%d,\"load\":\"%s\"}%n",
                 placement, target, size, run, r.rate(), r.samples().toString().replace(" ", ""), r.frontendTx(),
-                r.backendFrames(), r.load());
+                r.backendFrames(), target.endsWith("-poll") ? busyPollMicros : 0, r.load());
         Files.writeString(out, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         LOG.log(Level.INFO, String.format(Locale.ROOT, "net %s/%s %d B run %d %s: %.2f Mpps (samples %s, load %s)",
                 regime, placement, size, run, target, r.rate() / 1e6, r.samples(), r.load()));

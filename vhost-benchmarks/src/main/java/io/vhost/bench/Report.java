@@ -189,27 +189,46 @@ public final class Report {
         }
         md.append("\n## Net data plane: DPDK virtio-user txonly (burst 32) into a vhost-user-net back-end, ")
                 .append(regime).append("\n\n");
-        md.append("| placement | frame | vhost-java net device (sink) | DPDK vhost (testpmd rxonly) | ours ÷ DPDK | runs |"
-                + " load average at the runs |\n|---|---|---|---|---|---|---|\n");
+        String poll = net.stream().filter(r -> "vhost-java-poll".equals(r.get("target")))
+                .map(r -> r.getOrDefault("busy_poll_us", "?")).findFirst().orElse(null);
+        md.append("| placement | frame | vhost-java net device (sink) |")
+                .append(poll == null ? "" : " vhost-java, busy poll " + poll + " µs |")
+                .append(" DPDK vhost (testpmd rxonly) | ours ÷ DPDK |")
+                .append(poll == null ? "" : " ours with busy poll ÷ DPDK |")
+                .append(" runs | load average at the runs |\n|---|---|---|---|---|")
+                .append(poll == null ? "" : "---|---|").append("---|---|\n");
         for (String placement : net.stream().map(r -> r.getOrDefault("placement", "?")).distinct().toList()) {
             List<Map<String, String>> rowsOf = net.stream()
                     .filter(r -> placement.equals(r.getOrDefault("placement", "?"))).toList();
             for (String frame : rowsOf.stream().map(r -> r.get("frame")).distinct().toList()) {
                 List<Double> ours = rates(rowsOf, frame, "vhost-java");
+                List<Double> polled = rates(rowsOf, frame, "vhost-java-poll");
                 List<Double> dpdk = rates(rowsOf, frame, "dpdk");
                 double o = median(ours);
+                double p = median(polled);
                 double d = median(dpdk);
                 String loads = String.join("; ", rowsOf.stream().filter(r -> frame.equals(r.get("frame")))
                         .map(r -> r.get("load").split(" ")[0]).distinct().toList());
-                md.append(String.format(Locale.ROOT, "| %s | %s B | %s | %s | %s | %d + %d | %s |\n",
-                        PLACEMENTS.getOrDefault(placement, placement), frame, mpps(o, ours), mpps(d, dpdk),
-                        Double.isNaN(o) || Double.isNaN(d) ? "–" : String.format(Locale.ROOT, "**%.2f**", o / d),
-                        ours.size(), dpdk.size(), loads));
+                md.append(String.format(Locale.ROOT, "| %s | %s B | %s |", PLACEMENTS.getOrDefault(placement,
+                        placement), frame, mpps(o, ours)));
+                if (poll != null) {
+                    md.append(' ').append(mpps(p, polled)).append(" |");
+                }
+                md.append(' ').append(mpps(d, dpdk)).append(" | ").append(ratioOf(o, d)).append(" |");
+                if (poll != null) {
+                    md.append(' ').append(ratioOf(p, d)).append(" |");
+                }
+                md.append(String.format(Locale.ROOT, " %d + %d | %s |\n", ours.size() + polled.size(), dpdk.size(),
+                        loads));
             }
         }
         md.append("\nMedian of the runs in Mpps (each run: the median of its per-second Tx-pps samples after"
                 + " start-up), the runs in brackets. A ratio below 1 means our back-end takes fewer frames per"
                 + " second than DPDK's.\n");
+    }
+
+    private static String ratioOf(double ours, double anchor) {
+        return Double.isNaN(ours) || Double.isNaN(anchor) ? "–" : String.format(Locale.ROOT, "**%.2f**", ours / anchor);
     }
 
     private static final Map<String, String> PLACEMENTS = Map.of(

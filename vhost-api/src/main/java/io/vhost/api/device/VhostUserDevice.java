@@ -3,6 +3,7 @@ package io.vhost.api.device;
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.api.error.RequestRejectedException;
 import io.vhost.api.error.VhostException;
+import java.time.Duration;
 
 /**
  * What a device author writes to get a vhost-user back-end: the device's identity (queues, features, config space)
@@ -151,6 +152,20 @@ public interface VhostUserDevice {
      */
     default boolean hasPendingWork(int queue) {
         return false;
+    }
+
+    /**
+     * How long a worker keeps polling its queues after they ran dry, with driver notifications left off, before it
+     * turns them back on and sleeps until the next kick (busy polling, as Linux vhost-net's {@code busyloop_timeout}
+     * or a DPDK back-end's poll loop). Work that arrives within the window is taken without a kick, so the driver
+     * saves the kick's system call and the worker the wake-up; the window starts again after each batch, so under a
+     * steady load the worker never sleeps. The cost is CPU: the worker's carrier spins for up to this long after
+     * every burst. Worth it only when the device has a CPU to itself; never on a single CPU shared with the driver.
+     *
+     * @return the window, from zero (the default: never poll, sleep as soon as the queues are dry) to one second
+     */
+    default Duration busyPollWindow() {
+        return Duration.ZERO;
     }
 
     /**

@@ -11,6 +11,7 @@ import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -101,6 +102,8 @@ public final class NetDevice implements VhostUserDevice {
     private volatile boolean mergeable;
     private volatile long ackedFeatures;
 
+    private final Duration busyPoll;
+
     /**
      * Creates the device.
      *
@@ -112,7 +115,27 @@ public final class NetDevice implements VhostUserDevice {
      * @throws IllegalArgumentException if a value is out of range
      */
     public NetDevice(Mode mode, int queuePairs, int maxQueueSize, byte[] mac, int maxFrameBytes) {
+        this(mode, queuePairs, maxQueueSize, mac, maxFrameBytes, Duration.ZERO);
+    }
+
+    /**
+     * Creates the device with a busy-poll window ({@link VhostUserDevice#busyPollWindow()}).
+     *
+     * @param mode loopback or sink
+     * @param queuePairs receive/transmit queue pairs, 1 to 128
+     * @param maxQueueSize the largest ring accepted, a power of two in 4..32768
+     * @param mac the six MAC address bytes
+     * @param maxFrameBytes the largest frame accepted on transmit, header excluded, 60 to 65535
+     * @param busyPoll how long a worker polls its dry queues before it sleeps, 0 to 1 s (0: never polls)
+     * @throws IllegalArgumentException if a value is out of range
+     */
+    public NetDevice(Mode mode, int queuePairs, int maxQueueSize, byte[] mac, int maxFrameBytes, Duration busyPoll) {
         this.mode = Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(busyPoll, "busyPoll");
+        if (busyPoll.isNegative() || busyPoll.compareTo(Duration.ofSeconds(1)) > 0) {
+            throw new IllegalArgumentException("busy-poll window " + busyPoll + " is outside 0..1 s");
+        }
+        this.busyPoll = busyPoll;
         if (queuePairs < 1 || queuePairs > 128) {
             throw new IllegalArgumentException("queue-pairs " + queuePairs + " is outside 1..128");
         }
@@ -130,6 +153,11 @@ public final class NetDevice implements VhostUserDevice {
         for (int i = 0; i < queuePairs; i++) {
             pairs[i] = new Pair(i, maxFrameBytes);
         }
+    }
+
+    @Override
+    public Duration busyPollWindow() {
+        return busyPoll;
     }
 
     /**

@@ -77,6 +77,12 @@ public final class NetMain implements Callable<Integer> {
             description = "Largest Ethernet frame accepted on TX, header excluded (default ${DEFAULT-VALUE}).")
     int maxFrame;
 
+    @Option(names = "--busy-poll-us", paramLabel = "MICROS", defaultValue = "0",
+            description = "After a burst, keep polling the queues this long (0 to 1000000) with the driver's kicks off"
+                    + " before sleeping: more frames per second and fewer kicks for a CPU spent polling; 0 never"
+                    + " polls (default ${DEFAULT-VALUE}).")
+    long busyPollMicros;
+
     @Spec
     CommandSpec spec;
 
@@ -159,8 +165,11 @@ public final class NetMain implements Callable<Integer> {
         }
         NetDevice device;
         try {
+            if (busyPollMicros < 0 || busyPollMicros > 1_000_000) {
+                throw new IllegalArgumentException("--busy-poll-us=" + busyPollMicros + " is outside 0..1000000");
+            }
             device = new NetDevice(NetDevice.Mode.parse(mode), queuePairs, queueSize, NetConfig.parseMac(mac),
-                    maxFrame);
+                    maxFrame, java.time.Duration.ofNanos(busyPollMicros * 1_000));
         } catch (IllegalArgumentException e) {
             err.println("vhost-device-net: " + e.getMessage());
             return 2;

@@ -60,6 +60,9 @@ class NetMainTest {
         Run frame = run(sock, "--max-frame=70000");
         assertEquals(2, frame.status());
         assertTrue(frame.err().contains("max-frame 70000 is outside 60..65535"), frame.err());
+        Run poll = run(sock, "--busy-poll-us=2000000");
+        assertEquals(2, poll.status());
+        assertTrue(poll.err().contains("--busy-poll-us=2000000 is outside 0..1000000"), poll.err());
     }
 
     @Test

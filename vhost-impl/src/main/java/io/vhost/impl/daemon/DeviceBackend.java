@@ -78,6 +78,7 @@ public final class DeviceBackend implements BackendHandler {
     private static final int MAX_ROUNDS = 16;
 
     private final VhostUserDevice device;
+    private final long busyPollNanos; // 0: sleep as soon as the queues are dry
     private final SessionContext session;
     private final Vring[] rings;
     private final Map<Integer, List<Vring>> groups = new LinkedHashMap<>();
@@ -115,6 +116,11 @@ public final class DeviceBackend implements BackendHandler {
             throw new IllegalArgumentException("device max queue size " + max + " is not a power of two in 1.."
                     + MAX_SPLIT_QUEUE_SIZE);
         }
+        java.time.Duration poll = Objects.requireNonNull(device.busyPollWindow(), "busyPollWindow");
+        if (poll.isNegative() || poll.compareTo(java.time.Duration.ofSeconds(1)) > 0) {
+            throw new IllegalArgumentException("device busy-poll window " + poll + " is outside 0..1 s");
+        }
+        this.busyPollNanos = poll.toNanos();
         this.rings = new Vring[n];
         this.workerOfRing = new QueueWorker[n];
         for (int i = 0; i < n; i++) {
@@ -781,17 +787,79 @@ public final class DeviceBackend implements BackendHandler {
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 w.awaitEvents(this::onKick);
-                for (Vring r : w.rings()) {
-                    process(r);
-                }
-                w.passes++;
-                if (pendingWorkOnReadyRing(w)) {
-                    w.wake(); // work no kick will announce (a loopback's frames for its receive queue)
+                passOverRings(w, busyPollNanos > 0);
+                if (busyPollNanos > 0) {
+                    busyPoll(w);
                 }
             }
         } catch (InterruptedIOException e) {
             // the session is ending
         }
+    }
+
+    /** Runs a batch on each of the worker's rings; {@code quiet}: leave driver notifications off afterwards. */
+    private void passOverRings(QueueWorker w, boolean quiet) throws NativeCallException {
+        for (Vring r : w.rings()) {
+            process(r, quiet);
+        }
+        w.passes++;
+        if (pendingWorkOnReadyRing(w)) {
+            w.wake(); // work no kick will announce (a loopback's frames for its receive queue)
+        }
+    }
+
+    /**
+     * Busy polling ({@link VhostUserDevice#busyPollWindow()}): with driver notifications still off, runs a batch
+     * whenever a ring has buffers, until the window passes without any; then a normal pass turns notifications back on
+     * and re-checks the rings (no lost kick), and the worker goes back to waiting for kicks.
+     */
+    private void busyPoll(QueueWorker w) throws NativeCallException {
+        long deadline = System.nanoTime() + busyPollNanos;
+        while (!Thread.currentThread().isInterrupted()) {
+            if (anyAvailable(w)) {
+                passOverRings(w, true);
+                deadline = System.nanoTime() + busyPollNanos;
+            } else if (System.nanoTime() - deadline >= 0) {
+                passOverRings(w, false);
+                return;
+            } else {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /**
+     * Whether one of the worker's rings needs a pass: it has buffers to pop, it became ready and must start, its
+     * memory changed or broke, or the device holds work for it ({@link VhostUserDevice#hasPendingWork}).
+     */
+    private boolean anyAvailable(QueueWorker w) {
+        for (Vring r : w.rings()) {
+            r.lock.lock();
+            try {
+                if (!r.ready()) {
+                    continue;
+                }
+                if (!r.positioned || device.hasPendingWork(r.index)) {
+                    return true;
+                }
+                MemoryView view;
+                try {
+                    view = regions.memory().acquire();
+                } catch (IllegalStateException e) {
+                    return false; // the session is closing its memory
+                }
+                try (view) {
+                    if (view.epoch() != r.memoryEpoch || r.queue.hasAvailable()) {
+                        return true;
+                    }
+                } catch (GuestMemoryException e) {
+                    return true; // the next pass breaks the ring with this cause and reports it
+                }
+            } finally {
+                r.lock.unlock();
+            }
+        }
+        return false;
     }
 
     private void onKick(int queue) {
@@ -830,8 +898,11 @@ public final class DeviceBackend implements BackendHandler {
         return false;
     }
 
-    /** Runs one batch on a ring if it is ready: re-resolve after memory changes, handle, notify. */
-    private void process(Vring r) throws NativeCallException {
+    /**
+     * Runs one batch on a ring if it is ready: re-resolve after memory changes, handle, notify. {@code quiet} (busy
+     * polling): one round, and driver notifications stay off; the poll loop comes back for more.
+     */
+    private void process(Vring r, boolean quiet) throws NativeCallException {
         r.lock.lock();
         try {
             if (!r.ready()) {
@@ -861,6 +932,9 @@ public final class DeviceBackend implements BackendHandler {
                     device.handleQueue(r.index, q);
                     if (q.needsNotification()) {
                         r.signalCall();
+                    }
+                    if (quiet) {
+                        break;
                     }
                     // A device that did not even look for a buffer (a receive queue with nothing to deliver) is
                     // called again on its next kick or wake, not at once: no busy loop over a full ring. A device

@@ -43,6 +43,9 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
     /** Calls of {@code pop()} so far (to tell a batch in which the device wanted no buffer). */
     long popCalls();
 
+    /** Whether a chain is ready to pop, without popping it or touching notification state (busy polling). */
+    boolean hasAvailable() throws GuestMemoryException;
+
     void setFeatures(long acked);
 
     void setDirtyLog(DirtyLogHolder log, long usedLogAddress, boolean logUsed);
@@ -104,6 +107,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         @Override
         public long popCalls() {
             return q.popCalls();
+        }
+
+        @Override
+        public boolean hasAvailable() throws GuestMemoryException {
+            return q.hasAvailable();
         }
 
         @Override
@@ -172,6 +180,11 @@ sealed interface RingQueue permits RingQueue.Split, RingQueue.Packed {
         @Override
         public long popCalls() {
             return q.popCalls();
+        }
+
+        @Override
+        public boolean hasAvailable() throws GuestMemoryException {
+            return q.hasAvailable();
         }
 
         @Override

@@ -674,6 +674,22 @@ public final class PackedVirtqueue implements Virtqueue {
         writeDeviceEvent(0, EVENT_DISABLE);
     }
 
+    /**
+     * Tells whether a chain is ready to pop (the next descriptor is available in the current wrap, or chains wait to
+     * be resubmitted), without popping it and without touching notification state.
+     *
+     * @return {@code true} if {@link #pop()} would return a chain (or find a malformed one)
+     * @throws GuestMemoryException if the ring is broken or its memory is gone
+     */
+    public boolean hasAvailable() throws GuestMemoryException {
+        checkUsable();
+        try {
+            return resubmitNext < resubmit.length || isAvailable(flagsAcquire(nextAvail), availWrap);
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
+    }
+
     @Override
     public boolean enableNotification() throws GuestMemoryException {
         checkUsable();

@@ -592,6 +592,22 @@ public final class SplitVirtqueue implements Virtqueue {
         }
     }
 
+    /**
+     * Tells whether a chain is ready to pop (the driver advanced the available index, or chains wait to be
+     * resubmitted), without popping it and without touching notification state.
+     *
+     * @return {@code true} if {@link #pop()} would return a chain (or find a malformed one)
+     * @throws GuestMemoryException if the ring is broken or its memory is gone
+     */
+    public boolean hasAvailable() throws GuestMemoryException {
+        checkUsable();
+        try {
+            return resubmitNext < resubmit.length || availIdx() != lastAvail;
+        } catch (IllegalStateException e) {
+            throw unmapped(e);
+        }
+    }
+
     @Override
     public boolean enableNotification() throws GuestMemoryException {
         checkUsable();

@@ -67,6 +67,8 @@ class DeviceBackendTest {
         volatile CountDownLatch entered;
         /** Runs on the worker after each completed chain (a guest refilling the ring). */
         volatile Runnable afterChain;
+        /** The busy-poll window the framework reads once, at session start. */
+        Duration busyPoll = Duration.ZERO;
 
         EchoDevice(int queues, int perWorker) {
             this.queues = queues;
@@ -97,6 +99,11 @@ class DeviceBackendTest {
         @Override
         public int workerOf(int queue) {
             return queue / perWorker;
+        }
+
+        @Override
+        public Duration busyPollWindow() {
+            return busyPoll;
         }
 
         @Override
@@ -342,6 +349,46 @@ class DeviceBackendTest {
         assertEquals("HELLO VRING", q.response(out, 11));
         await().atMost(Duration.ofSeconds(10)).until(() -> q.callCount() > 0);
         q.callOwner.close();
+    }
+
+    @Test
+    void withABusyPollWindowBuffersPublishedWithoutAKickAreTakenThenKicksAreWantedAgain() throws Exception {
+        EchoDevice polling = new EchoDevice(1, 1);
+        polling.busyPoll = Duration.ofSeconds(1);
+        start(polling, 0);
+        GuestQueue q = new GuestQueue(0);
+        backend.setVringEnable(0, true);
+        q.add("first");
+        q.kick();
+        await().atMost(Duration.ofSeconds(10)).until(() -> polling.handled.get() == 1);
+        // The worker polls with kicks turned off: the driver need not kick, and a buffer published without a kick is
+        // taken (without polling it would wait for a kick that never comes).
+        q.add("second");
+        assertFalse(q.ring.needsKick(false), "kicks are off while the worker polls");
+        await().atMost(Duration.ofSeconds(10)).until(() -> polling.handled.get() == 2);
+        // A window without work ends the polling: notifications are on again and a kicked buffer is taken as usual.
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            q.ring.publish();
+            return q.ring.needsKick(false);
+        });
+        q.add("third");
+        q.kick();
+        await().atMost(Duration.ofSeconds(10)).until(() -> polling.handled.get() == 3);
+        q.callOwner.close();
+    }
+
+    @Test
+    void aBusyPollWindowOutsideZeroToOneSecondIsRefused() {
+        EchoDevice tooLong = new EchoDevice(1, 1);
+        tooLong.busyPoll = Duration.ofSeconds(2);
+        TestSession unused = new TestSession();
+        try {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new DeviceBackend(tooLong, unused));
+            assertTrue(e.getMessage().contains("busy-poll window"), e.getMessage());
+        } finally {
+            unused.supervisor.close();
+        }
     }
 
     @Test
