@@ -108,7 +108,7 @@ if [[ $profile == h2h ]]; then
     for op in "${ops[@]}"; do
       n=300000; [[ $op == setMemTable* ]] && n=200000; [[ $op == setVringNumOneway ]] && n=1000000
       line=$(timeout 120 taskset -c 0 "$JAVA" --enable-native-access=ALL-UNNAMED \
-        -Djdk.virtualThreadScheduler.parallelism=2 -cp "$JAR" io.vhost.bench.SwitchCount ffm virtual "$n" "$op" \
+        -Djdk.virtualThreadScheduler.parallelism=3 -cp "$JAR" io.vhost.bench.SwitchCount ffm virtual "$n" "$op" \
         2>>"$out/h2h-java.err" | tail -n 1) || true
       if [[ $line == \{* ]]; then echo "{\"round\":$r,${line:1}" >>"$out/h2h-java.jsonl"
       else log "SwitchCount $op failed (see $out/h2h-java.err)"; fi

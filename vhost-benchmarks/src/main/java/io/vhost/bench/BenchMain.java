@@ -34,11 +34,14 @@ public final class BenchMain {
 
     private static final String NATIVE = "--enable-native-access=ALL-UNNAMED";
     /**
-     * Two carrier threads for virtual threads in every fork, also when {@code taskset -c 0} shows the JVM one CPU (it
-     * would start one carrier): the Rust anchor runs its front-end and back-end on two OS threads on that CPU, and a
-     * single carrier turns off the brief kernel wait of {@link io.vhost.impl.poll.BriefWait}.
+     * Three carrier threads for virtual threads in every fork, also when {@code taskset -c 0} shows the JVM one CPU (it
+     * would start one carrier, and a single carrier turns off the brief kernel wait of
+     * {@link io.vhost.impl.poll.BriefWait}): the benchmark's JVM holds both ends of each connection, so both the
+     * caller and the back-end's reader wait briefly, and brief waits leave one carrier free (two waiters need three
+     * carriers). The Rust anchor runs its front-end and back-end on two OS threads on that CPU; the third carrier is
+     * idle.
      */
-    private static final String CARRIERS = "-Djdk.virtualThreadScheduler.parallelism=2";
+    private static final String CARRIERS = "-Djdk.virtualThreadScheduler.parallelism=3";
     private static final System.Logger LOG = System.getLogger(BenchMain.class.getName());
     private static final int WARMUP_ITERATIONS = 2;
 

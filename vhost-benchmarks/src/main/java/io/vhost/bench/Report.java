@@ -462,7 +462,7 @@ public final class Report {
         md.append("\n## Head to head with the Rust crate, pinned (").append(rounds).append(rounds == 1 ? " round)\n\n" : " interleaved rounds)\n\n");
         md.append("Each round runs the Rust anchor once (`run.sh -n 1 -p`: 0.5 s warm-up, 2 s timed per operation) and "
                 + "then `SwitchCount` once per operation (our front-end and back-end in one JVM under `taskset -c 0`, "
-                + "caller on a virtual thread, two carriers: an untimed pass to warm up, a timed pass for the mean, a "
+                + "caller on a virtual thread, three carriers (two brief waiters, one free): an untimed pass to warm up, a timed pass for the mean, a "
                 + "pass timing each call for the percentiles). Figures are medians over the rounds: mean time per "
                 + "operation (the rate's inverse), median and p99 call latency.\n\n");
         md.append("| operation | ours: mean, p50 (p99) | Rust v0.10.0: mean, p50 (p99) | Rust HEAD: mean, p50 (p99) |"

@@ -22,10 +22,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Why this does not starve the scheduler:
  * <ul>
  *   <li>the carrier sleeps in the kernel (it never spins), and only for a bounded time as above;</li>
- *   <li>at most {@link #maxWaiters()} carriers wait at once: by default one less than the scheduler's parallelism
- *       (but 2 when the parallelism is 2, so that two peers in one JVM can both wait), and none when it has a single
- *       carrier (holding the only carrier would stop every other virtual thread, including a peer in the same JVM that
- *       is about to answer);</li>
+ *   <li>at most {@link #maxWaiters()} carriers wait at once: by default one less than the scheduler's parallelism, so
+ *       one carrier always stays free for the other virtual threads (with a single carrier nobody waits: holding it
+ *       would stop every other virtual thread, including a peer in the same JVM that is about to answer). Two peers
+ *       in one JVM that should both wait need three carriers. A greater share was measured to hurt: with two carriers
+ *       both held, idle back-end readers (each wait for nothing lasts up to two limits) slowed setting up 1 000
+ *       sessions from 1.7 to 10.7 ms per session;</li>
  *   <li>a thread whose brief wait ran out skips the next ones, 1, 2, 4 ... up to {@value #MAX_SKIP} of them, so a
  *       peer that answers slowly (or an idle connection) costs one bounded wait per {@value #MAX_SKIP} waits at most;
  *       a wait that finds data ends the back-off;</li>
@@ -164,6 +166,6 @@ public final class BriefWait {
     private static int defaultWaiters() {
         int parallelism = Integer.getInteger("jdk.virtualThreadScheduler.parallelism",
                 Runtime.getRuntime().availableProcessors());
-        return parallelism <= 1 ? 0 : Math.max(2, parallelism - 1);
+        return Math.max(0, parallelism - 1);
     }
 }
