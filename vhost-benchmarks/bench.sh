@@ -11,7 +11,7 @@
 #             modes, blk at depth 1 and 16; unpinned: the same with FFM and sample-time only; then 10, 100 and
 #             1000 idle sessions (FFM) and 1000 (junixsocket), unpinned; in both regimes the net data plane (DPDK
 #             virtio-user txonly into our net device, without and with a 50 us busy-poll window, and into DPDK vhost,
-#             64 and 1500 B, 2 runs each); < 10 min on 2 cores
+#             64 and 1500 B, one run each); < 10 min on 2 cores
 #   --h2h     head to head with the Rust anchor (needs ../shared/perf/rust), pinned: ROUNDS (default 3) interleaved
 #             rounds of the Rust anchor (run.sh -n 1 -p) and our SwitchCount, one run per operation; < 5 min
 #   --jfr     also record a JFR file per JMH fork (JMH -prof jfr) under DIR/jfr
@@ -124,11 +124,11 @@ fi
 
 if [[ $profile == full ]]; then secs=2 warm=0.3 rwarm=0.5 jtimeout=420; else secs=0.5 warm=0.2 rwarm=0.2 jtimeout=80; fi
 # Net data plane (NetBench), 3 one-second samples per run, the first dropped, targets: ours, ours with a 50 us busy-poll
-# window, DPDK vhost. Full, 2 runs per target; pinned: front-end CPU 1 / back-end CPU 0 at 64 and 1500 B (~110 s);
-# unpinned: 64 and 1500 B (~100 s). (Both on CPU 0 is left out: two DPDK pollers on one CPU only take turns per time
+# window, DPDK vhost. Full, 1 run per target; pinned: front-end CPU 1 / back-end CPU 0 at 64 and 1500 B (~70 s);
+# unpinned: 64 and 1500 B (~35 s). (Both on CPU 0 is left out: two DPDK pollers on one CPU only take turns per time
 # slice, and a polling back-end there only takes time from its front-end; NetBench --placements shared=64 runs it.)
 # Quick: pinned, front-end CPU 1 / back-end CPU 0, 64 B, one run per target (~35 s).
-if [[ $profile == full ]]; then nargs="--sizes 64,1500 --runs 2 --samples 2 --busy-poll-us 50" ntimeout=300
+if [[ $profile == full ]]; then nargs="--sizes 64,1500 --runs 1 --samples 2 --busy-poll-us 50" ntimeout=300
   npinned="split=64,1500"
 else nargs="--sizes 64 --runs 1 --samples 2 --busy-poll-us 50" ntimeout=60 npinned="split=64"; fi
 

@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -27,7 +29,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Usage: {@code SwitchCount [ffm|junixsocket] [virtual|platform] [OPERATIONS] [OPERATION]} where OPERATION is
  * {@code getFeatures} (default), {@code setVringNumAck}, {@code setVringKickAck}, {@code setMemTableAck} (8 regions),
  * their {@code ...NoReplay} forms (a front-end without the set-up record) or {@code setVringNumOneway}; prints one JSON
- * line.
+ * line. With {@code -Dswitchcount.threads=true} it also prints, on standard error, the switches per operation of each
+ * thread that switched at least once per hundred operations (name from {@code /proc/self/task/N/comm}).
  */
 public final class SwitchCount {
 
@@ -83,6 +86,7 @@ public final class SwitchCount {
                         op.run();
                     }
                     long[] s0 = switches();
+                    Map<String, long[]> t0s = perThread();
                     long[] c0 = cpuNanos();
                     long b0 = allocatedBytes();
                     long t0 = System.nanoTime();
@@ -93,6 +97,7 @@ public final class SwitchCount {
                     long b1 = allocatedBytes();
                     long[] c1 = cpuNanos();
                     long[] s1 = switches();
+                    Map<String, long[]> t1s = perThread();
                     long[] lat = new long[calls];
                     for (int i = 0; i < calls; i++) {
                         long a = System.nanoTime();
@@ -101,6 +106,17 @@ public final class SwitchCount {
                     }
                     Arrays.sort(lat);
                     double ops = (double) calls * perOp;
+                    if (Boolean.getBoolean("switchcount.threads")) {
+                        t1s.forEach((tid, after) -> {
+                            long[] before = t0s.getOrDefault(tid, new long[] {0, 0});
+                            double vol = (after[0] - before[0]) / ops;
+                            double invol = (after[1] - before[1]) / ops;
+                            if (vol + invol >= 0.01) {
+                                System.err.printf(Locale.ROOT, "thread %s: voluntary %.3f, involuntary %.3f per op%n",
+                                        tid, vol, invol);
+                            }
+                        });
+                    }
                     result.set(String.format(Locale.ROOT, "{\"bench\":\"switchCount\",\"op\":\"%s\","
                                     + "\"transport\":\"%s\",\"caller\":\"%s\",\"ops\":%d,\"us_per_op\":%.2f,"
                                     + "\"voluntary_switches_per_op\":%.2f,\"involuntary_switches_per_op\":%.2f,"
@@ -147,6 +163,29 @@ public final class SwitchCount {
             }
         }
         return new long[] {vol, invol, threads};
+    }
+
+    /** Voluntary and involuntary switches of each thread, keyed by "tid name". */
+    private static Map<String, long[]> perThread() throws IOException {
+        Map<String, long[]> all = new TreeMap<>();
+        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                try {
+                    long[] counts = new long[2];
+                    for (String line : Files.readAllLines(task.resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:")) {
+                            counts[0] = Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        } else if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+                            counts[1] = Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        }
+                    }
+                    all.put(task.getFileName() + " " + Files.readString(task.resolve("comm")).trim(), counts);
+                } catch (IOException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return all;
     }
 
     /** User and system CPU time of the whole process, from {@code /proc/self/stat}, in nanoseconds. */

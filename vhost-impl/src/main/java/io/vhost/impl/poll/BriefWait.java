@@ -31,22 +31,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>a thread whose brief wait ran out skips the next ones, 1, 2, 4 ... up to {@value #MAX_SKIP} of them, so a
  *       peer that answers slowly (or an idle connection) costs one bounded wait per {@value #MAX_SKIP} waits at most;
  *       a wait that finds data ends the back-off;</li>
- *   <li>a thread whose data keeps arriving yields its carrier every {@value #YIELD_EVERY} waits, so that queued
- *       virtual threads get their turn.</li>
+ *   <li>a thread whose data keeps arriving yields its carrier every {@value #YIELD_EVERY} waits, so that virtual
+ *       threads queued on that carrier get their turn even if no other carrier steals them.</li>
  * </ul>
  *
- * <p>Settings (system properties, read once): {@code vhost.poll.briefWaitMicros} (0 turns the stage off) and
- * {@code vhost.poll.briefWaiters} (how many carriers may wait at once).
+ * <p>Settings (system properties, read once): {@code vhost.poll.briefWaitMicros} (0 turns the stage off),
+ * {@code vhost.poll.briefWaiters} (how many carriers may wait at once) and {@code vhost.poll.briefYieldEvery} (waits
+ * that found data between two yields).
  */
 public final class BriefWait {
 
     /** The default limit, in microseconds. */
     public static final int DEFAULT_MICROS = 4000;
-    /** A thread yields its carrier after this many brief waits in a row that found data. */
-    public static final int YIELD_EVERY = 64;
+    /**
+     * By default a thread yields its carrier after this many brief waits in a row that found data: at microsecond
+     * round trips a few milliseconds, about one kernel time slice. Every 64 waits cost GET_FEATURES about 5 % of its
+     * mean time (a yield wakes another carrier and often moves the thread); fairness does not depend on it, since at
+     * least one carrier never waits briefly.
+     */
+    public static final int YIELD_EVERY = 1024;
     /** The most waits a thread skips after a brief wait ran out. */
     public static final int MAX_SKIP = 64;
 
+    private static final int YIELD_AFTER = Math.max(1, Integer.getInteger("vhost.poll.briefYieldEvery", YIELD_EVERY));
     private static final long LIMIT_NANOS = Math.max(0,
             Long.getLong("vhost.poll.briefWaitMicros", DEFAULT_MICROS) * 1_000L);
     private static final int LIMIT_MILLIS = (int) Math.min(Integer.MAX_VALUE,
@@ -116,7 +123,7 @@ public final class BriefWait {
             return;
         }
         ticket.backoff = 0;
-        if (++ticket.streak >= YIELD_EVERY) {
+        if (++ticket.streak >= YIELD_AFTER) {
             ticket.streak = 0;
             Thread.yield();
         }
