@@ -5,8 +5,8 @@
 #                             [--regimes pinned,unpinned]
 #
 #   --quick   (default) pinned regime only, the five operations, FFM transport, virtual-thread caller, sample-time
-#             mode; net data plane at 64 B, one run per back-end (front-end CPU 1, back-end CPU 0; ours also with a
-#             50 us busy-poll window); < 90 s
+#             mode; net data plane at 64 B, one run per back-end (front-end CPU 1, back-end CPU 0; ours without
+#             busy polling); about 75 s
 #   --full    pinned (taskset -c 0): both transports, platform and virtual callers, throughput and sample-time
 #             modes, blk at depth 1 and 16; unpinned: the same with FFM and sample-time only; then 10, 100 and
 #             1000 idle sessions (FFM) and 1000 (junixsocket), unpinned; in both regimes the net data plane (DPDK
@@ -127,10 +127,10 @@ if [[ $profile == full ]]; then secs=2 warm=0.3 rwarm=0.5 jtimeout=420; else sec
 # window, DPDK vhost. Full, 1 run per target; pinned: front-end CPU 1 / back-end CPU 0 at 64 and 1500 B (~70 s);
 # unpinned: 64 and 1500 B (~35 s). (Both on CPU 0 is left out: two DPDK pollers on one CPU only take turns per time
 # slice, and a polling back-end there only takes time from its front-end; NetBench --placements shared=64 runs it.)
-# Quick: pinned, front-end CPU 1 / back-end CPU 0, 64 B, one run per target (~35 s).
+# Quick: pinned, front-end CPU 1 / back-end CPU 0, 64 B, one run each of ours (no busy poll) and DPDK (~25 s).
 if [[ $profile == full ]]; then nargs="--sizes 64,1500 --runs 1 --samples 2 --busy-poll-us 50" ntimeout=300
   npinned="split=64,1500"
-else nargs="--sizes 64 --runs 1 --samples 2 --busy-poll-us 50" ntimeout=60 npinned="split=64"; fi
+else nargs="--sizes 64 --runs 1 --samples 2" ntimeout=60 npinned="split=64"; fi
 
 {
   echo "date: $(date -u +%FT%TZ)  profile: $profile  regimes: $regimes"
