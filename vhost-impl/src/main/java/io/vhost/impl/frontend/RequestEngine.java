@@ -122,13 +122,7 @@ final class RequestEngine {
 
     /** Sends a request that has no reply body and, holding the lock throughout, runs {@code then} once it succeeded. */
     void send(FrontendMessage message, Step<? extends VhostException> then) throws VhostException {
-        lock.lock();
-        try {
-            send(message);
-            then.run();
-        } finally {
-            lock.unlock();
-        }
+        send(message, (Recorder) sent -> then.run());
     }
 
     /** Like {@link #send(FrontendMessage, Step)}: tells {@code recorder} the request once it succeeded. */

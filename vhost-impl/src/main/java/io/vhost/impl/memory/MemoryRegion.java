@@ -90,6 +90,16 @@ public record MemoryRegion(long guestAddress, long sizeBytes, long userAddress, 
     }
 
     /**
+     * Returns how many bytes of the region lie at and after a guest-physical address inside it.
+     *
+     * @param gpa an address for which {@link #containsGuest} holds
+     * @return {@code guestAddress + sizeBytes - gpa}
+     */
+    public long guestBytesFrom(long gpa) {
+        return sizeBytes - (gpa - guestAddress);
+    }
+
+    /**
      * Tells whether a user address lies inside the region.
      *
      * @param uaddr the address

@@ -193,7 +193,7 @@ public final class MemoryTable {
         if (i < 0) {
             return -1;
         }
-        long left = byGuest[i].sizeBytes() - (gpa - byGuest[i].guestAddress());
+        long left = byGuest[i].guestBytesFrom(gpa);
         return Long.compareUnsigned(length, left) <= 0 ? length : left;
     }
 
@@ -207,7 +207,7 @@ public final class MemoryTable {
      */
     public MemorySegment slice(long gpa, long length) throws GuestMemoryException {
         int i = indexOfGuest(gpa);
-        if (i < 0 || length < 0 || length > byGuest[i].sizeBytes() - (gpa - byGuest[i].guestAddress())) {
+        if (i < 0 || length < 0 || length > byGuest[i].guestBytesFrom(gpa)) {
             throw outside("guest address", gpa, length, nearest(gpa), i >= 0 ? " (crosses the region's end)" : "");
         }
         MemoryRegion r = byGuest[i];
@@ -287,7 +287,7 @@ public final class MemoryTable {
         while (done < length) {
             long a = gpa + done;
             MemoryRegion r = byGuest[indexOfGuest(a)];
-            long n = Math.min(length - done, r.sizeBytes() - (a - r.guestAddress()));
+            long n = Math.min(length - done, r.guestBytesFrom(a));
             copy(r.mapping(), r.offsetInMapping() + (a - r.guestAddress()), destination, done, n, a);
             done += n;
         }
@@ -307,7 +307,7 @@ public final class MemoryTable {
         while (done < length) {
             long a = gpa + done;
             MemoryRegion r = byGuest[indexOfGuest(a)];
-            long n = Math.min(length - done, r.sizeBytes() - (a - r.guestAddress()));
+            long n = Math.min(length - done, r.guestBytesFrom(a));
             copy(source, done, r.mapping(), r.offsetInMapping() + (a - r.guestAddress()), n, a);
             done += n;
         }

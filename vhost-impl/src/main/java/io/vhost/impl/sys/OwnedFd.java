@@ -109,21 +109,23 @@ public final class OwnedFd implements Fd {
 
     @Override
     public OwnedFd take() {
-        if (!STATE.compareAndSet(this, OPEN, TAKEN)) {
-            throw new IllegalStateException("cannot take " + role() + " (fd " + number + "): it is "
-                    + ((int) STATE.getVolatile(this) == CLOSED ? "closed" : "already taken"));
-        }
+        markTaken();
         return role == null ? new OwnedFd(number, receivedIndex, receivedOn) : new OwnedFd(number, role);
     }
 
     @Override
     public OwnedFd take(String newRole) {
         Objects.requireNonNull(newRole, "newRole");
+        markTaken();
+        return new OwnedFd(number, newRole);
+    }
+
+    /** Gives up ownership for a {@code take}: open → taken, or the reason it cannot be taken. */
+    private void markTaken() {
         if (!STATE.compareAndSet(this, OPEN, TAKEN)) {
             throw new IllegalStateException("cannot take " + role() + " (fd " + number + "): it is "
                     + ((int) STATE.getVolatile(this) == CLOSED ? "closed" : "already taken"));
         }
-        return new OwnedFd(number, newRole);
     }
 
     /**

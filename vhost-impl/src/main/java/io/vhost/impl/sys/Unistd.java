@@ -66,8 +66,6 @@ public final class Unistd {
             Libc.downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle POLL =
             Libc.downcall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle PPOLL =
-            Libc.downcall("ppoll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
 
     private Unistd() {
     }
@@ -335,44 +333,5 @@ public final class Unistd {
         } catch (Throwable t) {
             throw Fail.unexpected(t);
         }
-    }
-
-    /**
-     * Waits with {@code ppoll(2)}, no timeout, until one of two descriptors is ready. Blocks the calling thread (and a
-     * virtual thread's carrier): the caller must make sure that one of them becomes ready soon (see
-     * {@code io.vhost.impl.poll.BriefWait}).
-     *
-     * @param fd1 the first descriptor
-     * @param events1 what to wait for on it
-     * @param fd2 the second descriptor
-     * @param events2 what to wait for on it
-     * @return {@code revents} of {@code fd1} in bits 0-15 and of {@code fd2} in bits 16-31; 0 if a signal interrupted
-     *         the wait
-     * @throws NativeCallException if ppoll fails otherwise
-     */
-    public static int ppoll2(int fd1, short events1, int fd2, short events2) throws NativeCallException {
-        CallState cs = CallState.current();
-        MemorySegment fds = cs.scratch;
-        long size = Structs.POLLFD.byteSize();
-        fds.set(JAVA_INT, Structs.POLLFD_FD, fd1);
-        fds.set(JAVA_SHORT, Structs.POLLFD_EVENTS, events1);
-        fds.set(JAVA_SHORT, Structs.POLLFD_REVENTS, (short) 0);
-        fds.set(JAVA_INT, size + Structs.POLLFD_FD, fd2);
-        fds.set(JAVA_SHORT, size + Structs.POLLFD_EVENTS, events2);
-        fds.set(JAVA_SHORT, size + Structs.POLLFD_REVENTS, (short) 0);
-        int r;
-        try {
-            r = (int) PPOLL.invokeExact(cs.errnoSegment, fds, 2L, MemorySegment.NULL, MemorySegment.NULL);
-        } catch (Throwable t) {
-            throw Fail.unexpected(t);
-        }
-        if (r > 0) {
-            return (fds.get(JAVA_SHORT, Structs.POLLFD_REVENTS) & 0xffff)
-                    | (fds.get(JAVA_SHORT, size + Structs.POLLFD_REVENTS) & 0xffff) << 16;
-        }
-        if (r == 0 || cs.errno() == Errno.EINTR) {
-            return 0;
-        }
-        throw Errno.failure("ppoll", fd1, cs.errno());
     }
 }

@@ -4,7 +4,6 @@ import static io.vhost.impl.virtqueue.SplitRing.hex;
 
 import io.vhost.api.error.GuestMemoryException;
 import io.vhost.impl.memory.DirtyLogHolder;
-import io.vhost.impl.memory.MemoryRegion;
 import io.vhost.impl.memory.MemoryTable;
 
 /**
@@ -93,8 +92,7 @@ final class ChainBuilder {
                 throw error("descriptor " + index + ": " + why);
             }
             lastRegion = region;
-            MemoryRegion r = table.region(region);
-            long n = Math.min(len - done, r.sizeBytes() - (a - r.guestAddress()));
+            long n = Math.min(len - done, table.region(region).guestBytesFrom(a));
             long[] p = pieceArray;
             if (3 * (pieces + 1) > p.length) {
                 p = pieceArray = chain.pieceStorage(3 * (pieces + 1));
