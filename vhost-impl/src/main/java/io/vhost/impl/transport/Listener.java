@@ -43,6 +43,7 @@ public final class Listener implements AutoCloseable {
     private final AtomicInteger accepted = new AtomicInteger();
     private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
     private volatile boolean closed;
+    private final Object closeLock = new Object();
 
     private Listener(OwnedFd socket, Path path, Object fileKey, TransportKind kind, String description) {
         this.socket = socket;
@@ -166,13 +167,23 @@ public final class Listener implements AutoCloseable {
         return description;
     }
 
-    /** Wakes a blocked {@link #accept()}, closes the socket and unlinks the path this listener created. */
+    /**
+     * Wakes a blocked {@link #accept()}, closes the socket and unlinks the path this listener created. A concurrent
+     * second call waits until the first is done, so that a return always means the path is gone (a program that
+     * exits right after closing must not race a signal handler's close that is still unlinking).
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (closeLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            closeNow();
         }
-        closed = true;
+    }
+
+    private void closeNow() {
         // An accept() may have checked `closed` just before and not yet registered with the poller, so a single
         // wakeup can be lost (it then parks for good and this close waits on the lock forever): wake until it left.
         boolean interrupted = false;
