@@ -1,6 +1,7 @@
 package io.vhost.devices.blk;
 
 import io.vhost.api.error.NativeCallException;
+import io.vhost.devices.cli.Termination;
 import io.vhost.impl.backend.BackendOptions;
 import io.vhost.impl.backend.BackendSession;
 import io.vhost.impl.daemon.DeviceBackend;
@@ -15,8 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -82,8 +81,7 @@ public final class BlkMain implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    private final AtomicReference<Runnable> stopper = new AtomicReference<>();
-    private final CountDownLatch finished = new CountDownLatch(1);
+    private final Termination termination = new Termination();
 
     /**
      * Runs the program.
@@ -92,31 +90,9 @@ public final class BlkMain implements Callable<Integer> {
      */
     public static void main(String[] args) {
         BlkMain main = new BlkMain();
-        main.handleTerminationSignals();
+        main.termination.handleSignals();
         int status = run(main, args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
         System.exit(status);
-    }
-
-    /**
-     * SIGTERM and SIGINT end the serve loop or the session, and the program then exits with status 0, as a back-end
-     * program should (the spec's back-end conventions). Without a handler the JVM would run the shutdown hook and
-     * exit with 143 or 130. A signal that arrives before the device serves exits at once; the shutdown hook stays
-     * registered as the safety net for every other way the JVM may end.
-     */
-    private void handleTerminationSignals() {
-        for (String name : new String[] {"TERM", "INT"}) {
-            try {
-                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
-                    LOG.log(Level.INFO, "SIG{0}: closing the session and exiting", signal.getName());
-                    if (stopper.get() == null) {
-                        System.exit(0);
-                    }
-                    stop();
-                });
-            } catch (IllegalArgumentException e) {
-                LOG.log(Level.WARNING, "cannot handle SIG" + name + "; the JVM's default applies: " + e.getMessage());
-            }
-        }
     }
 
     /**
@@ -203,10 +179,10 @@ public final class BlkMain implements Callable<Integer> {
             Thread hook = new Thread(this::stop, "vhost-device-blk-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             try {
-                return socketPath != null ? serve(VhostUserDaemon.bind(socketPath, device, options), image)
+                return socketPath != null ? serve(() -> VhostUserDaemon.bind(socketPath, device, options), image)
                         : serveFd(device, image, options, err);
             } finally {
-                finished.countDown();
+                termination.finished();
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
                 } catch (IllegalStateException e) {
@@ -220,9 +196,14 @@ public final class BlkMain implements Callable<Integer> {
         }
     }
 
-    private int serve(VhostUserDaemon s, BlkImage image) throws IOException, InterruptedException {
+    /** Serves connections one after another; {@code opener} binds or adopts the listening socket. */
+    private int serve(Termination.Opener<VhostUserDaemon> opener, BlkImage image)
+            throws IOException, InterruptedException {
+        VhostUserDaemon s = termination.start(opener, d -> d::shutdown);
+        if (s == null) {
+            return 0; // a signal came first: the program is exiting
+        }
         try (s) {
-            stopper.set(s::shutdown);
             LOG.log(Level.INFO, "serving {0} on {1}", image, socketPath != null ? socketPath : "fd " + fd);
             s.serve();
         }
@@ -242,10 +223,14 @@ public final class BlkMain implements Callable<Integer> {
             return 2;
         }
         if (listening) {
-            return serve(VhostUserDaemon.adopt(owned, device, options), image);
+            return serve(() -> VhostUserDaemon.adopt(owned, device, options), image);
         }
-        try (BackendSession session = BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options)) {
-            stopper.set(session::shutdown);
+        BackendSession session = termination.start(
+                () -> BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options), s -> s::shutdown);
+        if (session == null) {
+            return 0; // a signal came first: the program is exiting
+        }
+        try (session) {
             LOG.log(Level.INFO, "serving {0} on the connected socket fd {1}", image, fd);
             session.awaitEnd();
             session.failure().ifPresent(f -> LOG.log(Level.WARNING, "session ended: " + f));
@@ -255,15 +240,7 @@ public final class BlkMain implements Callable<Integer> {
 
     /** SIGTERM / SIGINT: ends the serve loop or the session, waits until it is closed, then lets the JVM exit. */
     void stop() {
-        Runnable s = stopper.get();
-        if (s != null) {
-            s.run();
-            try {
-                finished.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        termination.stop();
     }
 
     /**

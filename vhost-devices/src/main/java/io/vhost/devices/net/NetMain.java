@@ -1,6 +1,7 @@
 package io.vhost.devices.net;
 
 import io.vhost.api.error.NativeCallException;
+import io.vhost.devices.cli.Termination;
 import io.vhost.impl.backend.BackendOptions;
 import io.vhost.impl.backend.BackendSession;
 import io.vhost.impl.daemon.DeviceBackend;
@@ -13,8 +14,6 @@ import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -86,8 +85,7 @@ public final class NetMain implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    private final AtomicReference<Runnable> stopper = new AtomicReference<>();
-    private final CountDownLatch finished = new CountDownLatch(1);
+    private final Termination termination = new Termination();
 
     /**
      * Runs the program.
@@ -96,26 +94,9 @@ public final class NetMain implements Callable<Integer> {
      */
     public static void main(String[] args) {
         NetMain main = new NetMain();
-        main.handleTerminationSignals();
+        main.termination.handleSignals();
         int status = run(main, args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
         System.exit(status);
-    }
-
-    /** SIGTERM and SIGINT end the serve loop or the session; the program then exits with status 0. */
-    private void handleTerminationSignals() {
-        for (String name : new String[] {"TERM", "INT"}) {
-            try {
-                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
-                    LOG.log(Level.INFO, "SIG{0}: closing the session and exiting", signal.getName());
-                    if (stopper.get() == null) {
-                        System.exit(0);
-                    }
-                    stop();
-                });
-            } catch (IllegalArgumentException e) {
-                LOG.log(Level.WARNING, "cannot handle SIG" + name + "; the JVM's default applies: " + e.getMessage());
-            }
-        }
     }
 
     /**
@@ -178,7 +159,7 @@ public final class NetMain implements Callable<Integer> {
         Thread hook = new Thread(this::stop, "vhost-device-net-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            return socketPath != null ? serve(VhostUserDaemon.bind(socketPath, device, options), device)
+            return socketPath != null ? serve(() -> VhostUserDaemon.bind(socketPath, device, options), device)
                     : serveFd(device, options, err);
         } catch (IOException e) {
             err.println("vhost-device-net: cannot listen on " + (socketPath != null ? socketPath : "--fd=" + fd)
@@ -186,7 +167,7 @@ public final class NetMain implements Callable<Integer> {
             return 1;
         } finally {
             LOG.log(Level.INFO, "{0} mode, counters at exit: {1}", device.mode(), device.stats());
-            finished.countDown();
+            termination.finished();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException e) {
@@ -195,9 +176,14 @@ public final class NetMain implements Callable<Integer> {
         }
     }
 
-    private int serve(VhostUserDaemon daemon, NetDevice device) throws IOException, InterruptedException {
+    /** Serves connections one after another; {@code opener} binds or adopts the listening socket. */
+    private int serve(Termination.Opener<VhostUserDaemon> opener, NetDevice device)
+            throws IOException, InterruptedException {
+        VhostUserDaemon daemon = termination.start(opener, d -> d::shutdown);
+        if (daemon == null) {
+            return 0; // a signal came first: the program is exiting
+        }
         try (daemon) {
-            stopper.set(daemon::shutdown);
             LOG.log(Level.INFO, "serving net ({0}, {1}) on {2}", device.mode(), device.config(),
                     socketPath != null ? socketPath : "fd " + fd);
             daemon.serve();
@@ -218,10 +204,14 @@ public final class NetMain implements Callable<Integer> {
             return 2;
         }
         if (listening) {
-            return serve(VhostUserDaemon.adopt(owned, device, options), device);
+            return serve(() -> VhostUserDaemon.adopt(owned, device, options), device);
         }
-        try (BackendSession session = BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options)) {
-            stopper.set(session::shutdown);
+        BackendSession session = termination.start(
+                () -> BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options), s -> s::shutdown);
+        if (session == null) {
+            return 0; // a signal came first: the program is exiting
+        }
+        try (session) {
             LOG.log(Level.INFO, "serving net ({0}) on the connected socket fd {1}", device.mode(), fd);
             session.awaitEnd();
             session.failure().ifPresent(f -> LOG.log(Level.WARNING, "session ended: " + f));
@@ -231,14 +221,6 @@ public final class NetMain implements Callable<Integer> {
 
     /** SIGTERM / SIGINT: ends the serve loop or the session, waits until it is closed, then lets the JVM exit. */
     void stop() {
-        Runnable s = stopper.get();
-        if (s != null) {
-            s.run();
-            try {
-                finished.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        termination.stop();
     }
 }
