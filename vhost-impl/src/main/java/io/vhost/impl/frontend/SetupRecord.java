@@ -142,6 +142,9 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
         }
         List<SharedRegion> old = memTable == null ? List.of() : memTable;
         int n = regions.size();
+        if (unchanged(old, regions)) {
+            return; // the same table again: every copy stands for its region at the same place already
+        }
         SharedRegion[] copies = new SharedRegion[n];
         Fd[] sources = new Fd[n];
         boolean[] kept = new boolean[old.size()];
@@ -176,6 +179,22 @@ final class SetupRecord implements RequestEngine.Recorder, AutoCloseable {
                 old.get(j).fd().close();
             }
         }
+    }
+
+    /** Whether {@code regions} describes the recorded table region by region, each fd still standing for its copy. */
+    private boolean unchanged(List<SharedRegion> old, List<SharedRegion> regions) {
+        int n = regions.size();
+        if (n != old.size() || n == 0) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            SharedRegion r = regions.get(i);
+            SharedRegion copy = old.get(i);
+            if (!r.region().equals(copy.region()) || !stillStandsFor(copy.fd(), memTableSources.get(i), r.fd())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

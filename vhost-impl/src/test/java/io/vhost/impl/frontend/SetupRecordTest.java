@@ -70,7 +70,16 @@ class SetupRecordTest {
             record.memTable(List.of(new SharedRegion(region(0), a), new SharedRegion(region(1), b)));
             assertSame(first.get(0).fd(), record.memTable.get(0).fd());
             assertSame(first.get(1).fd(), record.memTable.get(1).fd());
+            assertSame(first, record.memTable, "the same table again leaves the record as it is");
             assertEquals(before, openFds(), "no dup, no close");
+
+            MemoryRegion moved = region(7);
+            record.memTable(List.of(new SharedRegion(region(0), a), new SharedRegion(moved, b))); // b's region moved
+            assertEquals(moved, record.memTable.get(1).region(), "a changed region is recorded");
+            assertSame(first.get(1).fd(), record.memTable.get(1).fd(), "with the copy of the same fd");
+            record.memTable(List.of(new SharedRegion(region(0), a), new SharedRegion(region(1), b)));
+            assertEquals(region(1), record.memTable.get(1).region());
+            assertEquals(before, openFds());
 
             record.memTable(List.of(new SharedRegion(region(0), b), new SharedRegion(region(1), a))); // swapped
             assertSame(first.get(1).fd(), record.memTable.get(0).fd(), "each copy follows the fd it was made from");
