@@ -24,7 +24,6 @@ import io.vhost.impl.sys.Mapping;
 import io.vhost.impl.sys.Mman;
 import io.vhost.impl.sys.OwnedFd;
 import io.vhost.impl.sys.Unistd;
-import java.io.InterruptedIOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
@@ -50,7 +49,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Workers: one virtual thread per queue group ({@link VhostUserDevice#workerOf}), a child of the session;
  *       it parks in the FFM poller until a kick eventfd of its group is readable (no virtual thread blocks in a
  *       native call), runs {@link VhostUserDevice#handleQueue} with driver notifications disabled, and signals the
- *       call eventfd as the ring's suppression rules ({@code EVENT_IDX}, {@code NO_INTERRUPT}) say.</li>
+ *       call eventfd as the ring's suppression rules ({@code EVENT_IDX}, {@code NO_INTERRUPT}) say; the loop is
+ *       {@link RingPasses}, the wait {@link QueueWorker}.</li>
  *   <li>No lost kick: a kick that arrives before the ring is enabled is remembered; enabling the ring wakes the
  *       worker, which then processes whatever is available (rust-vmm #247/#343).</li>
  *   <li>{@code GET_VRING_BASE} takes the ring's lock, which the worker holds for a whole batch: it returns only once
@@ -74,11 +74,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class DeviceBackend implements BackendHandler {
 
     private static final Logger LOG = System.getLogger(DeviceBackend.class.getName());
-    /** Handler rounds per ring before the worker releases the ring's lock and comes back. */
-    private static final int MAX_ROUNDS = 16;
 
     private final VhostUserDevice device;
-    private final long busyPollNanos; // 0: sleep as soon as the queues are dry
     private final SessionContext session;
     private final Vring[] rings;
     private final Map<Integer, List<Vring>> groups = new LinkedHashMap<>();
@@ -87,6 +84,7 @@ public final class DeviceBackend implements BackendHandler {
     /** Guards {@link #workers}, {@link #closed} and the inflight buffer fields. */
     private final ReentrantLock stateLock = new ReentrantLock();
     private final RegionMappings regions = new RegionMappings();
+    private final RingPasses passes;
     private final DirtyLogHolder dirtyLog = new DirtyLogHolder();
     private OwnedFd logFd;
     /** The inflight buffer (GET/SET_INFLIGHT_FD) and its layout; guarded by the rings' stop (set while stopped). */
@@ -120,7 +118,6 @@ public final class DeviceBackend implements BackendHandler {
         if (poll.isNegative() || poll.compareTo(java.time.Duration.ofSeconds(1)) > 0) {
             throw new IllegalArgumentException("device busy-poll window " + poll + " is outside 0..1 s");
         }
-        this.busyPollNanos = poll.toNanos();
         this.rings = new Vring[n];
         this.workerOfRing = new QueueWorker[n];
         for (int i = 0; i < n; i++) {
@@ -131,6 +128,7 @@ public final class DeviceBackend implements BackendHandler {
             }
             groups.computeIfAbsent(w, k -> new ArrayList<>()).add(rings[i]);
         }
+        this.passes = new RingPasses(device, session.name(), regions, rings, poll.toNanos(), this::startIfReady);
         session.onShutdown(() -> {
             stateLock.lock();
             try {
@@ -760,7 +758,7 @@ public final class DeviceBackend implements BackendHandler {
                 workerOfRing[m.index] = created;
             }
             try {
-                session.startWorker(workerRole(members), () -> runWorker(created));
+                session.startWorker(workerRole(members), () -> passes.run(created));
             } catch (IllegalStateException e) {
                 throw new RequestRejectedException("session " + session.name() + " is ending; worker " + group
                         + " not started", e);
@@ -781,181 +779,5 @@ public final class DeviceBackend implements BackendHandler {
             b.append(i == 0 ? "" : ",").append(members.get(i).index);
         }
         return b.toString();
-    }
-
-    private void runWorker(QueueWorker w) throws Exception {
-        try {
-            while (!Thread.currentThread().isInterrupted()) {
-                w.awaitEvents(this::onKick);
-                passOverRings(w, busyPollNanos > 0);
-                if (busyPollNanos > 0) {
-                    busyPoll(w);
-                }
-            }
-        } catch (InterruptedIOException e) {
-            // the session is ending
-        }
-    }
-
-    /** Runs a batch on each of the worker's rings; {@code quiet}: leave driver notifications off afterwards. */
-    private void passOverRings(QueueWorker w, boolean quiet) throws NativeCallException {
-        for (Vring r : w.rings()) {
-            process(r, quiet);
-        }
-        w.passes++;
-        if (pendingWorkOnReadyRing(w)) {
-            w.wake(); // work no kick will announce (a loopback's frames for its receive queue)
-        }
-    }
-
-    /**
-     * Busy polling ({@link VhostUserDevice#busyPollWindow()}): with driver notifications still off, runs a batch
-     * whenever a ring has buffers, until the window passes without any; then a normal pass turns notifications back on
-     * and re-checks the rings (no lost kick), and the worker goes back to waiting for kicks.
-     */
-    private void busyPoll(QueueWorker w) throws NativeCallException {
-        long deadline = System.nanoTime() + busyPollNanos;
-        while (!Thread.currentThread().isInterrupted()) {
-            if (anyAvailable(w)) {
-                passOverRings(w, true);
-                deadline = System.nanoTime() + busyPollNanos;
-            } else if (System.nanoTime() - deadline >= 0) {
-                passOverRings(w, false);
-                return;
-            } else {
-                Thread.onSpinWait();
-            }
-        }
-    }
-
-    /**
-     * Whether one of the worker's rings needs a pass: it has buffers to pop, it became ready and must start, its
-     * memory changed or broke, or the device holds work for it ({@link VhostUserDevice#hasPendingWork}).
-     */
-    private boolean anyAvailable(QueueWorker w) {
-        for (Vring r : w.rings()) {
-            r.lock.lock();
-            try {
-                if (!r.ready()) {
-                    continue;
-                }
-                if (!r.positioned || device.hasPendingWork(r.index)) {
-                    return true;
-                }
-                MemoryView view;
-                try {
-                    view = regions.memory().acquire();
-                } catch (IllegalStateException e) {
-                    return false; // the session is closing its memory
-                }
-                try (view) {
-                    if (view.epoch() != r.memoryEpoch || r.queue.hasAvailable()) {
-                        return true;
-                    }
-                } catch (GuestMemoryException e) {
-                    return true; // the next pass breaks the ring with this cause and reports it
-                }
-            } finally {
-                r.lock.unlock();
-            }
-        }
-        return false;
-    }
-
-    private void onKick(int queue) {
-        if (queue < 0 || queue >= rings.length) {
-            return;
-        }
-        Vring r = rings[queue];
-        r.lock.lock();
-        try {
-            if (r.kick != null && r.kick.isOpen()) {
-                io.vhost.impl.sys.EventFds.drain(r.kick.number());
-                r.kickPending = true;
-            }
-        } catch (NativeCallException e) {
-            LOG.log(Level.WARNING, session.name() + ": reading the kick eventfd of queue " + queue + " failed: "
-                    + e.getMessage());
-        } finally {
-            r.lock.unlock();
-        }
-    }
-
-    /** Whether the device reports pending work ({@link VhostUserDevice#hasPendingWork}) on a ready ring. */
-    private boolean pendingWorkOnReadyRing(QueueWorker w) {
-        for (Vring r : w.rings()) {
-            if (device.hasPendingWork(r.index)) {
-                r.lock.lock();
-                try {
-                    if (r.ready()) {
-                        return true;
-                    }
-                } finally {
-                    r.lock.unlock();
-                }
-            }
-        }
-        return false;
-    }
-
-    /**
-     * Runs one batch on a ring if it is ready: re-resolve after memory changes, handle, notify. {@code quiet} (busy
-     * polling): one round, and driver notifications stay off; the poll loop comes back for more.
-     */
-    private void process(Vring r, boolean quiet) throws NativeCallException {
-        r.lock.lock();
-        try {
-            if (!r.ready()) {
-                return; // a pending kick stays pending until the ring is ready
-            }
-            startIfReady(r);
-            if (!r.ready()) {
-                return; // it could not start: broken
-            }
-            r.kickPending = false;
-            RingQueue ring = r.queue;
-            io.vhost.api.device.Virtqueue q = ring.view();
-            MemoryView acquired;
-            try {
-                acquired = regions.memory().acquire();
-            } catch (IllegalStateException e) {
-                return; // the session is closing its memory
-            }
-            try (MemoryView view = acquired) {
-                if (view.epoch() != r.memoryEpoch) {
-                    ring.remap(view.table());
-                    r.memoryEpoch = view.epoch();
-                }
-                for (int round = 1; ; round++) {
-                    q.disableNotification();
-                    long pops = ring.popCalls();
-                    device.handleQueue(r.index, q);
-                    if (q.needsNotification()) {
-                        r.signalCall();
-                    }
-                    if (quiet) {
-                        break;
-                    }
-                    // A device that did not even look for a buffer (a receive queue with nothing to deliver) is
-                    // called again on its next kick or wake, not at once: no busy loop over a full ring. A device
-                    // that looked and found none is called again if buffers came meanwhile (no lost kick).
-                    if (!q.enableNotification() || ring.popCalls() == pops) {
-                        break;
-                    }
-                    if (round == MAX_ROUNDS) {
-                        // A guest that keeps the ring full must not keep the lock forever: let GET_VRING_BASE and
-                        // the group's other rings in, and come back at once.
-                        workerOfRing[r.index].wake();
-                        break;
-                    }
-                }
-            } catch (GuestMemoryException e) {
-                LOG.log(Level.ERROR, session.name() + ": queue " + r.index + " is broken and stops; the other queues"
-                        + " keep running: " + e.getMessage());
-                r.signalErr();
-            }
-        } finally {
-            r.lock.unlock();
-        }
     }
 }
