@@ -336,12 +336,10 @@ final class FfmConnection implements Connection {
             int got = 0;
             while (got < wanted) {
                 long n = receiveSome(data, at + got, wanted - got, false);
-                int count = receiveBuffers.receivedCount();
-                if (count > 0) {
-                    for (int i = 0; i < count; i++) {
-                        OwnedFd.of(receiveBuffers.receivedFd(i), "stray fd on " + description).close();
-                    }
-                    throw Frames.fdsInPayload(description, count);
+                List<Fd> stray = takeReceivedFds();
+                if (!stray.isEmpty()) {
+                    Frames.closeAll(stray);
+                    throw Frames.fdsInPayload(description, stray.size());
                 }
                 if (n == 0) {
                     throw shutDown || closed ? Frames.shutDown(description)
