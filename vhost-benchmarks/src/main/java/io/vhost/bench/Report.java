@@ -269,14 +269,16 @@ public final class Report {
         }
         md.append("\n## Session scale: idle sessions in one JVM (front-end and back-end both in it)\n\n");
         md.append("| regime | sessions | transport | set-up, all | per session | platform threads: before → with "
-                + "sessions → after close | heap / session | RSS outside the heap / session | fds / session |\n"
+                + "sessions → after close | heap / session | RSS outside the heap / session (anonymous + shared "
+                + "guest memory) | fds / session |\n"
                 + "|---|---|---|---|---|---|---|---|---|\n");
         for (Map<String, String> r : scale) {
             md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f ms | %.0f µs | %s → %s → %s | %.1f KiB | "
-                            + "%.1f KiB | %s |\n", r.get("regime"), r.get("sessions"), r.get("transport"),
+                            + "%.1f KiB (%.1f + %.1f) | %s |\n", r.get("regime"), r.get("sessions"), r.get("transport"),
                     d(r, "setup_ms"), d(r, "setup_us_per_session"), r.get("platform_threads_before"),
                     r.get("platform_threads"), r.get("platform_threads_after_close"),
                     d(r, "heap_bytes_per_session") / 1024, d(r, "rss_bytes_per_session") / 1024,
+                    d(r, "rss_anon_bytes_per_session") / 1024, d(r, "rss_shmem_bytes_per_session") / 1024,
                     r.get("fds_per_session")));
         }
     }

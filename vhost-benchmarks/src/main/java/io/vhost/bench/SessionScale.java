@@ -156,18 +156,22 @@ public final class SessionScale {
         return String.format(Locale.ROOT, "{\"suite\":\"scale\",\"bench\":\"idleSessions\",\"transport\":\"%s\","
                         + "\"sessions\":%d,\"setup_ms\":%.1f,\"setup_us_per_session\":%.1f,\"close_ms\":%.1f,"
                         + "\"platform_threads_before\":%d,\"platform_threads\":%d,\"platform_threads_after_close\":%d,"
-                        + "\"heap_bytes_per_session\":%.0f,\"rss_bytes_per_session\":%.0f,\"fds_per_session\":%.2f,"
+                        + "\"heap_bytes_per_session\":%.0f,\"rss_bytes_per_session\":%.0f,"
+                        + "\"rss_anon_bytes_per_session\":%.0f,\"rss_shmem_bytes_per_session\":%.0f,"
+                        + "\"rss_file_bytes_per_session\":%.0f,\"fds_per_session\":%.2f,"
                         + "\"heap_mib\":%.1f,\"rss_mib\":%.1f,\"connect_us\":%.0f,\"negotiate_us\":%.0f,"
                         + "\"mem_table_us\":%.0f,\"queue_setup_us\":%.0f}",
                 kind, n, setupNanos / 1e6, setupNanos / 1e3 / n, closeNanos / 1e6,
                 before.threads, during.threads, after.threads,
                 (double) (during.heap - before.heap) / n, (double) (during.rss - before.rss) / n,
-                (double) (during.fds - before.fds) / n, during.heap / 1048576.0, during.rss / 1048576.0,
+                (double) (during.rssAnon - before.rssAnon) / n, (double) (during.rssShmem - before.rssShmem) / n,
+                (double) (during.rssFile - before.rssFile) / n, (double) (during.fds - before.fds) / n,
+                during.heap / 1048576.0, during.rss / 1048576.0,
                 phases[0] / 1e3 / n, phases[1] / 1e3 / n, phases[2] / 1e3 / n, phases[3] / 1e3 / n);
     }
 
     /** Platform threads, heap used after GC, resident set size and open fds of this process. */
-    private record Snapshot(int threads, long heap, long rss, int fds) {
+    private record Snapshot(int threads, long heap, long rss, long rssAnon, long rssShmem, long rssFile, int fds) {
 
         static Snapshot take() throws IOException, InterruptedException {
             MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
@@ -177,16 +181,30 @@ public final class SessionScale {
             }
             long heap = mem.getHeapMemoryUsage().getUsed();
             long rss = 0;
+            long anon = 0;
+            long shmem = 0;
+            long file = 0;
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                long kib = line.startsWith("VmRSS:") || line.startsWith("Rss") ? kib(line) : 0;
                 if (line.startsWith("VmRSS:")) {
-                    rss = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                    rss = kib * 1024;
+                } else if (line.startsWith("RssAnon:")) {
+                    anon = kib * 1024;
+                } else if (line.startsWith("RssShmem:")) {
+                    shmem = kib * 1024;
+                } else if (line.startsWith("RssFile:")) {
+                    file = kib * 1024;
                 }
             }
             int fds;
             try (var list = Files.list(Path.of("/proc/self/fd"))) {
                 fds = (int) list.count();
             }
-            return new Snapshot(threads.getThreadCount(), heap, rss, fds);
+            return new Snapshot(threads.getThreadCount(), heap, rss, anon, shmem, file, fds);
+        }
+
+        private static long kib(String statusLine) {
+            return Long.parseLong(statusLine.replaceAll("[^0-9]", ""));
         }
     }
 
