@@ -177,6 +177,22 @@ public interface VhostUserDevice {
     }
 
     /**
+     * Learns that a queue was stopped ({@code GET_VRING_BASE}) and where it stands: {@code base} is the value the
+     * back-end returned to the front-end, in the ring type's encoding. Split ring: the index of the next available
+     * entry the device would have taken (16 bits, wrapping); the chains the driver made available from there on
+     * were not taken, and are not the device's to take. Packed ring: bits 0-14 the next avail index (in descriptor
+     * slots, below the queue size) and bit 15 its wrap counter, bits 16-30 and bit 31 the same for the used side.
+     * Every chain the device popped before the stop was completed. The framework calls this method; the default
+     * calls {@link #queueStopped(int)}, so a device that overrides only that one keeps working.
+     *
+     * @param queue the queue index
+     * @param base the ring position returned to the front-end
+     */
+    default void queueStopped(int queue, long base) {
+        queueStopped(queue);
+    }
+
+    /**
      * Drops device state at {@code RESET_DEVICE} or at the end of a session; the next session negotiates anew.
      */
     default void reset() {

@@ -18,6 +18,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -40,7 +42,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * larger than {@link #maxFrameBytes()} is returned unread and counted in {@link NetStats#errors()}; a receive
  * buffer too small for the header is returned empty. A malformed ring breaks that ring only (the framework's rule).
  *
- * <p>Counters: {@link #stats()}, readable from any thread at any time.
+ * <p>Counters: {@link #stats()}, readable from any thread at any time; with them, {@link #lastVringBase} tells where
+ * each queue stood when the driver last stopped it, so the frames the device took can be checked against the ring.
  */
 public final class NetDevice implements VhostUserDevice {
 
@@ -58,6 +61,8 @@ public final class NetDevice implements VhostUserDevice {
     public static final int LEGACY_HEADER_BYTES = 10;
     /** Frames a pair holds between its transmit and its receive queue in loopback mode. */
     static final int BACKLOG = 256;
+    /** A {@link #stopBases} entry of a queue never stopped (a base is a u32, never negative). */
+    private static final long NEVER_STOPPED = -1;
 
     private static final Logger LOG = System.getLogger(NetDevice.class.getName());
     private static final ValueLayout.OfShort LE16 =
@@ -98,6 +103,8 @@ public final class NetDevice implements VhostUserDevice {
     private final LongAdder rxBytes = new LongAdder();
     private final LongAdder dropped = new LongAdder();
     private final LongAdder errors = new LongAdder();
+    /** Per queue, the base returned at its last GET_VRING_BASE; {@link #NEVER_STOPPED} before the first. */
+    private final AtomicLongArray stopBases;
     private volatile int headerBytes = HEADER_BYTES;
     private volatile boolean mergeable;
     private volatile long ackedFeatures;
@@ -150,6 +157,10 @@ public final class NetDevice implements VhostUserDevice {
         this.config = new NetConfig(mac, NetConfig.S_LINK_UP, queuePairs);
         this.configBytes = config.encode();
         this.pairs = new Pair[queuePairs];
+        this.stopBases = new AtomicLongArray(2 * queuePairs);
+        for (int q = 0; q < stopBases.length(); q++) {
+            stopBases.set(q, NEVER_STOPPED);
+        }
         for (int i = 0; i < queuePairs; i++) {
             pairs[i] = new Pair(i, maxFrameBytes);
         }
@@ -195,6 +206,28 @@ public final class NetDevice implements VhostUserDevice {
     public NetStats stats() {
         return new NetStats(txFrames.sum(), txBytes.sum(), rxFrames.sum(), rxBytes.sum(), dropped.sum(),
                 errors.sum());
+    }
+
+    /**
+     * Returns where a queue stood when the driver last stopped it: the base the framework returned for it in
+     * {@code GET_VRING_BASE}, in the ring type's encoding ({@link VhostUserDevice#queueStopped(int, long)}). Like the
+     * counters, it survives sessions; it is recorded before the front-end gets the reply, and after the last batch
+     * on that queue was counted.
+     *
+     * <p>On a transmit queue it accounts for every frame the device took: each chain it pops is counted once, in
+     * {@link NetStats#txFrames()} or, if malformed, in {@link NetStats#errors()} (both summed over the pairs). So
+     * with one pair whose split transmit ring the driver started at index 0, {@code txFrames + errors} is congruent
+     * to the base of queue 1 modulo 65536. Frames the driver made available past that index were never taken (the
+     * driver stopped the ring before the device came to them), although the driver may count them as transmitted.
+     * On a packed ring the avail half counts descriptor slots instead, modulo twice the queue size.
+     *
+     * @param queue the queue index, 0 to {@link #queueCount()} - 1
+     * @return the base, or empty if the queue was never stopped
+     * @throws IndexOutOfBoundsException if the queue index is out of range
+     */
+    public OptionalLong lastVringBase(int queue) {
+        long base = stopBases.get(queue);
+        return base == NEVER_STOPPED ? OptionalLong.empty() : OptionalLong.of(base);
     }
 
     @Override
@@ -266,8 +299,10 @@ public final class NetDevice implements VhostUserDevice {
         // SINK: the receive queue keeps its buffers; nothing is ever delivered
     }
 
+    /** Records where the queue stopped ({@link #lastVringBase}); a stopped receive queue drops its backlog. */
     @Override
-    public void queueStopped(int queue) {
+    public void queueStopped(int queue, long base) {
+        stopBases.set(queue, base);
         if (queue % 2 == 0) {
             dropped.add(pairs[queue / 2].clearBacklog());
         }

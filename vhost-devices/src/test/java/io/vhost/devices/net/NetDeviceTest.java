@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -170,6 +171,10 @@ class NetDeviceTest {
         await().atMost(WAIT).until(() -> device.stats().txFrames() == 200);
         assertEquals(new NetStats(200, 200 * 1500L, 0, 0, 0, 0), device.stats());
         assertEquals(0, rxq.deviceUsedIndex(), "no receive buffer was used");
+        assertEquals(OptionalLong.empty(), device.lastVringBase(1), "not stopped yet");
+        assertEquals(200, fe.getVringBase(1), "every frame taken and counted, none more");
+        assertEquals(OptionalLong.of(200), device.lastVringBase(1), "the device recorded the base it returned");
+        assertEquals(OptionalLong.empty(), device.lastVringBase(0));
     }
 
     @Test

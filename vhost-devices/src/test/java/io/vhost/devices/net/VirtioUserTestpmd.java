@@ -13,12 +13,19 @@ import java.util.regex.Pattern;
 /**
  * DPDK {@code dpdk-testpmd} with a {@code net_virtio_user} port: the virtio-net driver and vhost-user front-end of
  * DPDK, connecting as a client to our back-end's socket. No hugepages ({@code --no-huge -m 256}, memfd-backed), no
- * PCI, both lcores on CPU 0, a file prefix of its own. Its output goes to a log file; {@link #stop()} sends SIGINT,
- * on which testpmd prints its final statistics; {@link #close()} always kills it. Package dpdk-dev.
+ * PCI, both lcores on CPU 0, a file prefix of its own, rings of {@link #QUEUE_SIZE} descriptors. Its output goes to
+ * a log file; {@link #stop()} sends SIGINT, on which testpmd prints its final statistics, disables and stops the
+ * rings ({@code SET_VRING_ENABLE 0}, {@code GET_VRING_BASE}) and exits; {@link #close()} always kills it. Package
+ * dpdk-dev.
  */
 final class VirtioUserTestpmd implements AutoCloseable {
 
     static final String COMMAND = "dpdk-testpmd";
+    /**
+     * Descriptors per ring ({@code queue_size}, virtio-user's default, set explicitly): what one ring can hold bounds
+     * the frames testpmd placed in a ring but the device never took, or received but never read, when it stopped.
+     */
+    static final int QUEUE_SIZE = 256;
 
     private static final Pattern ACCUMULATED = Pattern.compile(
             "Accumulated forward statistics for all ports\\+*\\s*\\n\\s*RX-packets:\\s*(\\d+)\\s+RX-dropped:\\s*(\\d+)"
@@ -57,7 +64,8 @@ final class VirtioUserTestpmd implements AutoCloseable {
         String prefix = "vhostnet" + ProcessHandle.current().pid() + "x" + Long.toHexString(System.nanoTime());
         List<String> command = new ArrayList<>(List.of(COMMAND, "--lcores", "0@0,1@0", "--no-huge", "-m", "256",
                 "--no-pci", "--file-prefix=" + prefix,
-                "--vdev", "net_virtio_user0,path=" + socket + ",queues=1,server=0" + vdevExtra,
+                "--vdev", "net_virtio_user0,path=" + socket + ",queues=1,server=0,queue_size=" + QUEUE_SIZE
+                        + vdevExtra,
                 "--", "--nb-cores=1", "--total-num-mbufs=8192"));
         command.addAll(List.of(appArgs));
         return new VirtioUserTestpmd(command, log);

@@ -54,7 +54,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>No lost kick: a kick that arrives before the ring is enabled is remembered; enabling the ring wakes the
  *       worker, which then processes whatever is available (rust-vmm #247/#343).</li>
  *   <li>{@code GET_VRING_BASE} takes the ring's lock, which the worker holds for a whole batch: it returns only once
- *       every popped chain was completed (drain), then stops the ring and drops its kick and call fds.</li>
+ *       every popped chain was completed (drain), then stops the ring, drops its kick and call fds and tells the
+ *       device where the ring stopped ({@link VhostUserDevice#queueStopped(int, long)}, before the reply).</li>
  *   <li>A malformed ring is marked broken, logged, its error eventfd signalled; the other queues keep running.</li>
  *   <li>Migration and reconnection: {@code VHOST_F_LOG_ALL} with {@code LOG_SHMFD} (descriptor buffers and, with
  *       {@code VHOST_VRING_F_LOG}, the used ring are marked in the dirty log; a new log replaces the old one while
@@ -312,7 +313,7 @@ public final class DeviceBackend implements BackendHandler {
         } finally {
             r.lock.unlock();
         }
-        device.queueStopped(queue);
+        device.queueStopped(queue, base);
         LOG.log(Level.DEBUG, () -> session.name() + ": queue " + queue + " stopped at avail index " + base);
         return base;
     }

@@ -41,6 +41,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -63,6 +64,8 @@ class DeviceBackendTest {
         final int perWorker;
         final AtomicInteger handled = new AtomicInteger();
         final AtomicInteger stopped = new AtomicInteger(-1);
+        /** The base the framework passed with the last stop. */
+        final AtomicLong stoppedBase = new AtomicLong(-1);
         volatile CountDownLatch gate;
         volatile CountDownLatch entered;
         /** Runs on the worker after each completed chain (a guest refilling the ring). */
@@ -140,6 +143,12 @@ class DeviceBackendTest {
         @Override
         public void queueStopped(int queue) {
             stopped.set(queue);
+        }
+
+        @Override
+        public void queueStopped(int queue, long base) {
+            stoppedBase.set(base);
+            VhostUserDevice.super.queueStopped(queue, base); // the default: queueStopped(queue)
         }
     }
 
@@ -441,6 +450,7 @@ class DeviceBackendTest {
         }
         assertEquals(1, dev.handled.get());
         assertEquals(0, dev.stopped.get());
+        assertEquals(1L, dev.stoppedBase.get(), "the device learns the base the front-end was told");
         assertNotNull(q.ring.poll());
         // Stopped: the kick fd was dropped, new buffers are not processed.
         q.add("two");
@@ -754,6 +764,7 @@ class DeviceBackendTest {
         try {
             long stoppedAt = base.get(20, TimeUnit.SECONDS); // the storm is still going on
             assertEquals(dev.handled.get() & 0xffff, stoppedAt, "GET_VRING_BASE names the next avail index");
+            assertEquals(stoppedAt, dev.stoppedBase.get(), "the device learns the base the front-end was told");
         } finally {
             dev.afterChain = null; // the guest stops refilling, so a failing run unwinds instead of hanging
         }
