@@ -3,6 +3,8 @@
  * {@link io.vhost.api.message.BackendMessage} and {@link io.vhost.api.message.Reply} records and back. It is the
  * only code that knows byte offsets ({@link io.vhost.impl.codec.Layout}); every size, fd and reply rule comes from
  * the rule tables {@link io.vhost.api.message.FrontendRequest} and {@link io.vhost.api.message.BackendRequest}.
+ * {@link io.vhost.impl.codec.VhostUserCodec} applies the rules and dispatches on the request; the package-private
+ * {@code Payloads} reads and writes the payload structs.
  * All methods are static, stateless and thread-safe. Byte order is native, except the shared-object UUID.
  *
  * <h2>Receiving (back-end engine on the main socket; front-end engine on the back-end channel)</h2>
