@@ -335,6 +335,33 @@ abstract class ConnectionContractTest {
     }
 
     @Test
+    void largestAndSmallPipelinedMessagesCrossTheReadAheadBufferIntact() throws Exception {
+        int largest = io.vhost.impl.codec.VhostUserCodec.MAX_PAYLOAD_BYTES;
+        int count = 40; // about 60 KB: several times the FFM read-ahead buffer, and within the socket buffer
+        for (int i = 0; i < count; i++) {
+            byte[] body = new byte[i % 3 == 0 ? largest : 20 + i];
+            java.util.Arrays.fill(body, (byte) i);
+            body[0] = (byte) (7 * i);
+            body[body.length - 1] = (byte) (13 * i);
+            a.send(message(i, body, i % 2 == 0), List.of());
+        }
+        ByteBuffer header = ByteBuffer.allocateDirect(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer payload = ByteBuffer.allocateDirect(largest);
+        for (int i = 0; i < count; i++) {
+            header.clear();
+            payload.clear();
+            assertEquals(List.of(), b.receiveMessage(header, payload));
+            int size = i % 3 == 0 ? largest : 20 + i;
+            assertEquals(i, header.getInt(0), "request of message " + i);
+            assertEquals(size, header.getInt(8), "size of message " + i);
+            assertEquals(size, payload.position(), "payload of message " + i);
+            assertEquals((byte) (7 * i), payload.get(0), "first byte of message " + i);
+            assertEquals((byte) i, payload.get(size / 2), "middle byte of message " + i);
+            assertEquals((byte) (13 * i), payload.get(size - 1), "last byte of message " + i);
+        }
+    }
+
+    @Test
     void aPayloadLargerThanTheBufferIsLeftForTheCallerToRefuse() throws Exception {
         a.send(message(9, new byte[100], true), List.of());
         ByteBuffer header = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
