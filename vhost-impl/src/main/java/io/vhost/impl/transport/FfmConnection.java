@@ -156,18 +156,34 @@ final class FfmConnection implements Connection {
             long size = readAhead.lastPayloadSize();
             if (size <= payload.remaining()) {
                 try {
-                    fill((int) size, false);
+                    if (size <= ReadAhead.CAPACITY) {
+                        fill((int) size, false);
+                        readAhead.takePayload(payload, (int) size);
+                    } else {
+                        receiveLargePayload(payload, (int) size);
+                    }
                 } catch (IOException | RuntimeException e) {
                     Frames.closeAll(fds);
                     throw e;
                 }
-                readAhead.takePayload(payload, (int) size);
             }
             return fds;
         } finally {
             inUse.unlockRead(useStamp);
             receiveLock.unlock();
         }
+    }
+
+    /**
+     * A payload larger than the read-ahead buffer (only a caller that accepts more than the largest vhost-user message
+     * sees one): what is buffered of it, all of which belongs to it, then the rest straight into the caller's buffer.
+     */
+    private void receiveLargePayload(ByteBuffer payload, int size) throws IOException {
+        int buffered = readAhead.available();
+        readAhead.takePayload(payload, buffered);
+        int rest = size - buffered;
+        readFully(payload, rest, buffered, size);
+        readAhead.skipped(rest);
     }
 
     /** Reads into the read-ahead buffer until it holds {@code wanted} unread bytes. */
@@ -331,27 +347,38 @@ final class FfmConnection implements Connection {
         long useStamp = inUse.readLock();
         try {
             ensureOpen();
-            MemorySegment data = target(payload, wanted);
-            long at = payload.isDirect() ? payload.position() : 0;
-            int got = 0;
-            while (got < wanted) {
-                long n = receiveSome(data, at + got, wanted - got, false);
-                List<Fd> stray = takeReceivedFds();
-                if (!stray.isEmpty()) {
-                    Frames.closeAll(stray);
-                    throw Frames.fdsInPayload(description, stray.size());
-                }
-                if (n == 0) {
-                    throw shutDown || closed ? Frames.shutDown(description)
-                            : Frames.eofInPayload(description, got, wanted);
-                }
-                got += (int) n;
-            }
-            finish(payload, data, wanted);
+            readFully(payload, wanted, 0, wanted);
         } finally {
             inUse.unlockRead(useStamp);
             receiveLock.unlock();
         }
+    }
+
+    /**
+     * Reads exactly {@code length} payload bytes into {@code payload} at its position; descriptors that come with
+     * them are a protocol violation. The caller holds the receive lock.
+     *
+     * @param done payload bytes the caller has already, for messages
+     * @param total the whole payload, for messages
+     */
+    private void readFully(ByteBuffer payload, int length, int done, int total) throws IOException {
+        MemorySegment data = target(payload, length);
+        long at = payload.isDirect() ? payload.position() : 0;
+        int got = 0;
+        while (got < length) {
+            long n = receiveSome(data, at + got, length - got, false);
+            List<Fd> stray = takeReceivedFds();
+            if (!stray.isEmpty()) {
+                Frames.closeAll(stray);
+                throw Frames.fdsInPayload(description, stray.size());
+            }
+            if (n == 0) {
+                throw shutDown || closed ? Frames.shutDown(description)
+                        : Frames.eofInPayload(description, done + got, total);
+            }
+            got += (int) n;
+        }
+        finish(payload, data, length);
     }
 
     @Override

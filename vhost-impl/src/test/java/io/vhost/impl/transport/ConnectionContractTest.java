@@ -362,6 +362,30 @@ abstract class ConnectionContractTest {
     }
 
     @Test
+    void aPayloadLargerThanTheReadAheadBufferArrivesWholeAndTheNextMessageKeepsItsFd() throws Exception {
+        byte[] big = new byte[40_000]; // five times the FFM read-ahead buffer, within the socket buffer
+        for (int k = 0; k < big.length; k++) {
+            big[k] = (byte) (31 * k + k / 256);
+        }
+        a.send(message(5, big, true), List.of());
+        a.send(message(6, new byte[] {1, 2, 3}, false), List.of(eventfd("after the large payload")));
+        ByteBuffer header = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer payload = ByteBuffer.allocate(64 * 1024);
+        assertEquals(List.of(), b.receiveMessage(header, payload));
+        assertEquals(5, header.getInt(0));
+        assertEquals(big.length, payload.position());
+        assertArrayEquals(big, java.util.Arrays.copyOf(payload.array(), big.length));
+        List<Fd> fds = b.receiveMessage(header.clear(), payload.clear());
+        try {
+            assertEquals(6, header.getInt(0));
+            assertEquals(3, payload.position());
+            assertEquals(1, fds.size(), "the next message's fd is its own");
+        } finally {
+            fds.forEach(Fd::close);
+        }
+    }
+
+    @Test
     void aPayloadLargerThanTheBufferIsLeftForTheCallerToRefuse() throws Exception {
         a.send(message(9, new byte[100], true), List.of());
         ByteBuffer header = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
