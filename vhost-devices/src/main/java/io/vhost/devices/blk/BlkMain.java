@@ -1,13 +1,9 @@
 package io.vhost.devices.blk;
 
-import io.vhost.api.error.NativeCallException;
+import io.vhost.devices.cli.Serving;
 import io.vhost.devices.cli.Termination;
 import io.vhost.impl.backend.BackendOptions;
-import io.vhost.impl.backend.BackendSession;
-import io.vhost.impl.daemon.DeviceBackend;
 import io.vhost.impl.daemon.VhostUserDaemon;
-import io.vhost.impl.sys.OwnedFd;
-import io.vhost.impl.sys.Sockets;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.System.Logger;
@@ -82,6 +78,7 @@ public final class BlkMain implements Callable<Integer> {
     CommandSpec spec;
 
     private final Termination termination = new Termination();
+    private final Serving serving = new Serving("vhost-device-blk", termination);
 
     /**
      * Runs the program.
@@ -179,8 +176,10 @@ public final class BlkMain implements Callable<Integer> {
             Thread hook = new Thread(this::stop, "vhost-device-blk-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             try {
-                return socketPath != null ? serve(() -> VhostUserDaemon.bind(socketPath, device, options), image)
-                        : serveFd(device, image, options, err);
+                return socketPath != null
+                        ? serving.listening(() -> VhostUserDaemon.bind(socketPath, device, options), image.toString(),
+                                socketPath.toString())
+                        : serving.inherited(fd, device, options, image.toString(), err);
             } finally {
                 termination.finished();
                 try {
@@ -194,48 +193,6 @@ public final class BlkMain implements Callable<Integer> {
                     + ": " + e.getMessage());
             return 1;
         }
-    }
-
-    /** Serves connections one after another; {@code opener} binds or adopts the listening socket. */
-    private int serve(Termination.Opener<VhostUserDaemon> opener, BlkImage image)
-            throws IOException, InterruptedException {
-        VhostUserDaemon s = termination.start(opener, d -> d::shutdown);
-        if (s == null) {
-            return 0; // a signal came first: the program is exiting
-        }
-        try (s) {
-            LOG.log(Level.INFO, "serving {0} on {1}", image, socketPath != null ? socketPath : "fd " + fd);
-            s.serve();
-        }
-        return 0;
-    }
-
-    /** {@code --fd}: a listening socket is served like a path; a connected one is one session. */
-    private int serveFd(BlkDevice device, BlkImage image, BackendOptions options, PrintWriter err)
-            throws IOException, InterruptedException {
-        OwnedFd owned = OwnedFd.of(fd, "inherited socket --fd=" + fd);
-        boolean listening;
-        try {
-            listening = Sockets.getIntOption(fd, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN) != 0;
-        } catch (NativeCallException e) {
-            owned.release(); // not ours to close: the caller passed something that is not a socket
-            err.println("vhost-device-blk: --fd=" + fd + " is not a unix socket: " + e.getMessage());
-            return 2;
-        }
-        if (listening) {
-            return serve(() -> VhostUserDaemon.adopt(owned, device, options), image);
-        }
-        BackendSession session = termination.start(
-                () -> BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options), s -> s::shutdown);
-        if (session == null) {
-            return 0; // a signal came first: the program is exiting
-        }
-        try (session) {
-            LOG.log(Level.INFO, "serving {0} on the connected socket fd {1}", image, fd);
-            session.awaitEnd();
-            session.failure().ifPresent(f -> LOG.log(Level.WARNING, "session ended: " + f));
-        }
-        return 0;
     }
 
     /** SIGTERM / SIGINT: ends the serve loop or the session, waits until it is closed, then lets the JVM exit. */

@@ -1,13 +1,9 @@
 package io.vhost.devices.net;
 
-import io.vhost.api.error.NativeCallException;
+import io.vhost.devices.cli.Serving;
 import io.vhost.devices.cli.Termination;
 import io.vhost.impl.backend.BackendOptions;
-import io.vhost.impl.backend.BackendSession;
-import io.vhost.impl.daemon.DeviceBackend;
 import io.vhost.impl.daemon.VhostUserDaemon;
-import io.vhost.impl.sys.OwnedFd;
-import io.vhost.impl.sys.Sockets;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.System.Logger;
@@ -86,6 +82,7 @@ public final class NetMain implements Callable<Integer> {
     CommandSpec spec;
 
     private final Termination termination = new Termination();
+    private final Serving serving = new Serving("vhost-device-net", termination);
 
     /**
      * Runs the program.
@@ -159,8 +156,11 @@ public final class NetMain implements Callable<Integer> {
         Thread hook = new Thread(this::stop, "vhost-device-net-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            return socketPath != null ? serve(() -> VhostUserDaemon.bind(socketPath, device, options), device)
-                    : serveFd(device, options, err);
+            String what = "net (" + device.mode() + ", " + device.config() + ")";
+            return socketPath != null
+                    ? serving.listening(() -> VhostUserDaemon.bind(socketPath, device, options), what,
+                            socketPath.toString())
+                    : serving.inherited(fd, device, options, what, err);
         } catch (IOException e) {
             err.println("vhost-device-net: cannot listen on " + (socketPath != null ? socketPath : "--fd=" + fd)
                     + ": " + e.getMessage());
@@ -174,49 +174,6 @@ public final class NetMain implements Callable<Integer> {
                 // the JVM is already shutting down
             }
         }
-    }
-
-    /** Serves connections one after another; {@code opener} binds or adopts the listening socket. */
-    private int serve(Termination.Opener<VhostUserDaemon> opener, NetDevice device)
-            throws IOException, InterruptedException {
-        VhostUserDaemon daemon = termination.start(opener, d -> d::shutdown);
-        if (daemon == null) {
-            return 0; // a signal came first: the program is exiting
-        }
-        try (daemon) {
-            LOG.log(Level.INFO, "serving net ({0}, {1}) on {2}", device.mode(), device.config(),
-                    socketPath != null ? socketPath : "fd " + fd);
-            daemon.serve();
-        }
-        return 0;
-    }
-
-    /** {@code --fd}: a listening socket is served like a path; a connected one is one session. */
-    private int serveFd(NetDevice device, BackendOptions options, PrintWriter err)
-            throws IOException, InterruptedException {
-        OwnedFd owned = OwnedFd.of(fd, "inherited socket --fd=" + fd);
-        boolean listening;
-        try {
-            listening = Sockets.getIntOption(fd, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN) != 0;
-        } catch (NativeCallException e) {
-            owned.release(); // not ours to close: the caller passed something that is not a socket
-            err.println("vhost-device-net: --fd=" + fd + " is not a unix socket: " + e.getMessage());
-            return 2;
-        }
-        if (listening) {
-            return serve(() -> VhostUserDaemon.adopt(owned, device, options), device);
-        }
-        BackendSession session = termination.start(
-                () -> BackendSession.adopt(owned, ctx -> new DeviceBackend(device, ctx), options), s -> s::shutdown);
-        if (session == null) {
-            return 0; // a signal came first: the program is exiting
-        }
-        try (session) {
-            LOG.log(Level.INFO, "serving net ({0}) on the connected socket fd {1}", device.mode(), fd);
-            session.awaitEnd();
-            session.failure().ifPresent(f -> LOG.log(Level.WARNING, "session ended: " + f));
-        }
-        return 0;
     }
 
     /** SIGTERM / SIGINT: ends the serve loop or the session, waits until it is closed, then lets the JVM exit. */
