@@ -85,8 +85,8 @@ public final class SwitchCount {
                     for (int i = 0; i < calls; i++) { // warm-up
                         op.run();
                     }
-                    long[] s0 = switches();
                     Map<String, long[]> t0s = perThread();
+                    long[] s0 = switches(t0s);
                     long[] c0 = cpuNanos();
                     long b0 = allocatedBytes();
                     long t0 = System.nanoTime();
@@ -96,8 +96,8 @@ public final class SwitchCount {
                     long t1 = System.nanoTime();
                     long b1 = allocatedBytes();
                     long[] c1 = cpuNanos();
-                    long[] s1 = switches();
                     Map<String, long[]> t1s = perThread();
+                    long[] s1 = switches(t1s);
                     long[] lat = new long[calls];
                     for (int i = 0; i < calls; i++) {
                         long a = System.nanoTime();
@@ -141,28 +141,18 @@ public final class SwitchCount {
         return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getTotalThreadAllocatedBytes();
     }
 
-    /** Voluntary and involuntary context switches summed over this process's threads, and the thread count. */
-    private static long[] switches() throws IOException {
+    /**
+     * Voluntary and involuntary context switches summed over the threads of a {@link #perThread()} snapshot, and the
+     * thread count.
+     */
+    private static long[] switches(Map<String, long[]> threads) {
         long vol = 0;
         long invol = 0;
-        long threads = 0;
-        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
-            for (Path task : (Iterable<Path>) tasks::iterator) {
-                try {
-                    for (String line : Files.readAllLines(task.resolve("status"))) {
-                        if (line.startsWith("voluntary_ctxt_switches:")) {
-                            vol += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
-                        } else if (line.startsWith("nonvoluntary_ctxt_switches:")) {
-                            invol += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
-                        }
-                    }
-                    threads++;
-                } catch (IOException e) {
-                    // the thread ended meanwhile
-                }
-            }
+        for (long[] counts : threads.values()) {
+            vol += counts[0];
+            invol += counts[1];
         }
-        return new long[] {vol, invol, threads};
+        return new long[] {vol, invol, threads.size()};
     }
 
     /** Voluntary and involuntary switches of each thread, keyed by "tid name". */
