@@ -31,6 +31,7 @@ final class QueueWorker implements AutoCloseable {
     private final OwnedFd wake;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
+    private final Poller.Interest interest; // used by the worker thread only
     private final List<Vring> rings;
     /** Completed wait-and-process passes; written by the worker only, read by tests. */
     volatile long passes;
@@ -48,6 +49,7 @@ final class QueueWorker implements AutoCloseable {
         }
         this.epoll = ep;
         this.events = Epoll.allocateEvents(arena, MAX_EVENTS);
+        this.interest = Poller.shared().interest(ep.number());
     }
 
     List<Vring> rings() {
@@ -89,7 +91,7 @@ final class QueueWorker implements AutoCloseable {
      * @throws IOException if the poller is closed or epoll fails
      */
     void awaitEvents(Consumer<Integer> kicked) throws IOException {
-        Poller.shared().awaitReadableSoon(epoll.number());
+        interest.awaitSoon(Epoll.EPOLLIN, 0);
         int n = Epoll.waitFor(epoll.number(), events, 0);
         for (int i = 0; i < n; i++) {
             long data = Epoll.data(events, i);

@@ -37,6 +37,7 @@ public final class DriverQueue implements AutoCloseable {
     private final long usedGpa;
     private final OwnedFd kick;
     private final OwnedFd call;
+    private final Poller.Interest callInterest;
 
     /**
      * Allocates the rings in guest memory and creates the eventfds.
@@ -64,6 +65,7 @@ public final class DriverQueue implements AutoCloseable {
             throw e;
         }
         this.kick = k;
+        this.callInterest = Poller.shared().interest(call.number());
     }
 
     /** @return the queue index */
@@ -173,7 +175,7 @@ public final class DriverQueue implements AutoCloseable {
             if (Thread.currentThread().isInterrupted()) {
                 throw new InterruptedIOException("interrupted while waiting for used buffers of queue " + index);
             }
-            if (Poller.shared().awaitSoon(call.number(), Epoll.EPOLLIN, Math.min(left, WAIT_SLICE_NANOS))) {
+            if (callInterest.awaitSoon(Epoll.EPOLLIN, Math.min(left, WAIT_SLICE_NANOS))) {
                 EventFds.drain(call.number());
             }
         }

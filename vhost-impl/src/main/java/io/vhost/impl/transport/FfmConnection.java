@@ -37,6 +37,7 @@ final class FfmConnection implements Connection {
     private final int fd;
     private final String description;
     private final Poller poller;
+    private final Poller.Interest readInterest; // guarded by receiveLock
     private final MessageBuffers sendBuffers = new MessageBuffers();
     private final MessageBuffers receiveBuffers = new MessageBuffers();
     private final ReentrantLock sendLock = new ReentrantLock();
@@ -70,6 +71,7 @@ final class FfmConnection implements Connection {
         this.fd = socket.number();
         this.description = "ffm " + description + " (fd " + fd + ")";
         this.poller = poller;
+        this.readInterest = poller.interest(fd);
     }
 
     @Override
@@ -194,7 +196,7 @@ final class FfmConnection implements Connection {
         while (ra.available() < wanted) {
             boolean first = header && ra.available() == 0;
             ra.makeRoom();
-            long n = receiveSome(ra.segment(), ra.roomOffset(), ra.roomLength(), waitFirst);
+            long n = receiveSome(ra.segment(), ra.roomOffset(), ra.roomLength(), waitFirst, first);
             waitFirst = false;
             waited |= first && lastReceiveWaited;
             List<Fd> fds = takeReceivedFds();
@@ -234,23 +236,30 @@ final class FfmConnection implements Connection {
      * One {@code recvmsg} into {@code into} that returns data or end of stream, waiting as long as it takes: a
      * virtual thread first in one blocking, timed {@code recvmsg} on its carrier ({@link BriefWait}: waiting and
      * reading in one call), then parked through the poller; a platform thread in {@code poll(2)}. Sets
-     * {@link #lastReceiveWaited}.
+     * {@link #lastReceiveWaited}. A message's first bytes found without parking (by the brief wait or at once) end
+     * the registration an earlier park left in the poller ({@link Poller.Interest}).
      *
      * @param into where the bytes go: {@code length} bytes from {@code offset}
      * @param offset where in {@code into}
      * @param length the most bytes to read
      * @param waitFirst the previous read had to wait, so this one is expected to wait too: skip the non-blocking try
+     * @param messageStart these are the first bytes of a message (or of a caller's receive)
      * @return bytes received (at least 1), or 0 at end of stream
      */
-    private long receiveSome(MemorySegment into, long offset, long length, boolean waitFirst) throws IOException {
+    private long receiveSome(MemorySegment into, long offset, long length, boolean waitFirst, boolean messageStart)
+            throws IOException {
         boolean virtual = Thread.currentThread().isVirtual();
         boolean tryNow = !(waitFirst && virtual);
+        boolean parked = false;
         lastReceiveWaited = false;
         try {
             while (true) {
                 if (tryNow) {
                     long n = receiveBuffers.receive(fd, into, offset, length, Sockets.MSG_DONTWAIT);
                     if (n >= 0) {
+                        if (messageStart && !parked) {
+                            readInterest.readyWithoutPark();
+                        }
                         return n;
                     }
                 }
@@ -275,10 +284,12 @@ final class FfmConnection implements Connection {
                         BriefWait.end(ticket, n >= 0);
                     }
                     if (n >= 0) {
+                        readInterest.readyWithoutPark();
                         return n;
                     }
                 }
-                poller.awaitReadable(fd);
+                readInterest.park(Epoll.EPOLLIN, 0);
+                parked = true;
             }
         } catch (NativeCallException e) {
             throw translate(e);
@@ -304,7 +315,7 @@ final class FfmConnection implements Connection {
             boolean waited = false;
             try {
                 while (got < min) {
-                    long n = receiveSome(data, at + got, wanted - got, got == 0 && waitedLastTime);
+                    long n = receiveSome(data, at + got, wanted - got, got == 0 && waitedLastTime, got == 0);
                     waited |= got == 0 && lastReceiveWaited;
                     List<Fd> more = takeReceivedFds();
                     if (!more.isEmpty()) {
@@ -366,7 +377,7 @@ final class FfmConnection implements Connection {
         long at = payload.isDirect() ? payload.position() : 0;
         int got = 0;
         while (got < length) {
-            long n = receiveSome(data, at + got, length - got, false);
+            long n = receiveSome(data, at + got, length - got, false, false);
             List<Fd> stray = takeReceivedFds();
             if (!stray.isEmpty()) {
                 Frames.closeAll(stray);

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vhost.impl.sys.Epoll;
 import io.vhost.impl.sys.EventFds;
 import io.vhost.impl.sys.OwnedFd;
+import io.vhost.testing.EpollEntries;
 import io.vhost.testing.NoFdLeaks;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -216,5 +217,62 @@ class PollerTest {
         assertNotNull(thread);
         assertTrue(thread.isDaemon());
         assertFalse(thread.isVirtual());
+    }
+
+    @Test
+    void interestKeepsTheRegistrationWhileWaitsParkAndRemovesItWhenOneDoesNot() throws Exception {
+        OwnedFd fd = eventfd("interest");
+        Poller.Interest interest = poller.interest(fd.number());
+        assertEquals(0, EpollEntries.count(fd.number()), "nothing registered before the first wait");
+
+        EventFds.signal(fd.number(), 1);
+        assertTrue(interest.park(Epoll.EPOLLIN, 0)); // ready at once: the one-shot registration fires and stays
+        assertEquals(1, EventFds.drain(fd.number()));
+        assertTrue(interest.registrationKept());
+        assertEquals(1, EpollEntries.count(fd.number()), "a fired wait leaves its (disarmed) registration");
+
+        EventFds.signal(fd.number(), 1);
+        assertTrue(interest.park(Epoll.EPOLLIN, 0)); // parks again: re-armed in place, still one entry
+        assertEquals(1, EventFds.drain(fd.number()));
+        assertEquals(1, EpollEntries.count(fd.number()));
+
+        interest.readyWithoutPark(); // the owner found data without parking: the registration goes
+        assertFalse(interest.registrationKept());
+        assertEquals(0, EpollEntries.count(fd.number()), "released: no epoll callback left on the eventfd");
+        interest.readyWithoutPark(); // nothing kept: no call
+        assertEquals(0, EpollEntries.count(fd.number()));
+
+        assertFalse(interest.park(Epoll.EPOLLIN, TimeUnit.MILLISECONDS.toNanos(5)), "nothing to read");
+        assertFalse(interest.registrationKept());
+        assertEquals(0, EpollEntries.count(fd.number()), "a wait that ran out removes its registration");
+    }
+
+    @Test
+    void interestFoundReadyByABriefWaitReleasesTheRegistration() throws Exception {
+        OwnedFd fd = eventfd("interest, brief");
+        Poller.Interest interest = poller.interest(fd.number());
+        EventFds.signal(fd.number(), 1);
+        assertTrue(interest.park(Epoll.EPOLLIN, 0));
+        assertEquals(1, EpollEntries.count(fd.number()));
+        // awaitSoon on a platform thread skips the brief stage and parks: the registration is re-armed and kept
+        assertTrue(interest.awaitSoon(Epoll.EPOLLIN, 0));
+        assertEquals(1, EpollEntries.count(fd.number()));
+        EventFds.drain(fd.number());
+        AtomicReference<Object> result = new AtomicReference<>();
+        Thread virtual = Thread.ofVirtual().start(() -> {
+            try {
+                // a brief wait that finds the data (when the scheduler has a carrier to spare), else a park
+                result.set(interest.awaitSoon(Epoll.EPOLLIN, 0));
+            } catch (IOException e) {
+                result.set(e);
+            }
+        });
+        EventFds.signal(fd.number(), 1);
+        assertTrue(virtual.join(BOUND));
+        assertEquals(Boolean.TRUE, result.get());
+        if (BriefWait.maxWaiters() > 0) {
+            // with spare carriers the brief stage ran: if it found the data, the registration is gone
+            assertEquals(interest.registrationKept() ? 1 : 0, EpollEntries.count(fd.number()));
+        }
     }
 }

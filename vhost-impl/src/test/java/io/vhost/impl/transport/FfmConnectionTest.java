@@ -9,11 +9,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vhost.api.Fd;
 import io.vhost.api.error.PeerDisconnectedException;
 import io.vhost.impl.poll.Poller;
+import io.vhost.testing.EpollEntries;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 class FfmConnectionTest extends ConnectionContractTest {
@@ -39,6 +42,34 @@ class FfmConnectionTest extends ConnectionContractTest {
         a.send(message(1, new byte[] {1, 2, 3}, false), List.of(eventfd("kick")));
         assertTrue(reader.join(BOUND));
         assertArrayEquals(new byte[] {1, 2, 3}, (byte[]) result.get());
+    }
+
+    @Test
+    void aReceiverThatParkedLeavesNoEpollEntryOnItsSocketOnceDataComesWithoutParking() throws Exception {
+        int fd = fdNumber(b);
+        AtomicReference<Object> result = new AtomicReference<>();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try {
+                result.set(receive(b, new ArrayList<>(), true));
+            } catch (IOException | RuntimeException e) {
+                result.set(e);
+            }
+        });
+        await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= 1);
+        a.send(message(1, new byte[] {1}, false), List.of());
+        assertTrue(reader.join(BOUND));
+        assertArrayEquals(new byte[] {1}, (byte[]) result.get());
+        assertEquals(1, EpollEntries.count(fd), "the park left its one-shot registration, to be re-armed in place");
+
+        a.send(message(2, new byte[] {2}, false), List.of());
+        assertArrayEquals(new byte[] {2}, receive(b, new ArrayList<>(), true)); // found at once, no park
+        assertEquals(0, EpollEntries.count(fd), "no epoll callback stays on the socket for the messages to come");
+    }
+
+    private static int fdNumber(Connection c) {
+        Matcher m = Pattern.compile("\\(fd (\\d+)\\)").matcher(c.description());
+        assertTrue(m.find(), c.description());
+        return Integer.parseInt(m.group(1));
     }
 
     @Test
