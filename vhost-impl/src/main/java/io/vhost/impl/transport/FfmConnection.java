@@ -59,6 +59,7 @@ final class FfmConnection implements Connection {
     private boolean lastReceiveWaited; // set by receiveSome; guarded by receiveLock
     private ReadAhead readAhead; // created by the first receiveMessage; guarded by receiveLock
     private OwnedFd hangupWatch; // a copy of the socket fd, registered for EPOLLRDHUP only; guarded by inUse
+    private OwnedFd writeWatch; // a copy of the socket fd for send waits (its own epoll registration); likewise
 
     FfmConnection(OwnedFd socket, String description, Poller poller) throws NativeCallException {
         // Blocking mode with a receive timeout: a virtual thread holding a brief-wait ticket waits and reads in one
@@ -494,6 +495,9 @@ final class FfmConnection implements Connection {
                     if (hangupWatch != null) {
                         hangupWatch.close();
                     }
+                    if (writeWatch != null) {
+                        writeWatch.close();
+                    }
                 }
                 socket.close();
                 sendBuffers.close();
@@ -529,9 +533,21 @@ final class FfmConnection implements Connection {
         return e;
     }
 
+    /**
+     * Waits until the socket takes more bytes. A virtual thread parks on a copy of the socket fd, which has its own
+     * registration in the poller: a send wait and a receive wait (and the receive side's {@link Poller.Interest})
+     * never touch each other's registration, and both may park at once.
+     */
     private void awaitWritable() throws IOException {
         if (Thread.currentThread().isVirtual()) {
-            poller.awaitWritable(fd);
+            int watch;
+            synchronized (this) {
+                if (writeWatch == null) {
+                    writeWatch = Unistd.dup(fd, "send-wait copy of " + description);
+                }
+                watch = writeWatch.number();
+            }
+            poller.awaitWritable(watch);
         } else {
             Unistd.poll(fd, Unistd.POLLOUT, -1);
         }

@@ -66,6 +66,43 @@ class FfmConnectionTest extends ConnectionContractTest {
         assertEquals(0, EpollEntries.count(fd), "no epoll callback stays on the socket for the messages to come");
     }
 
+    @Test
+    void aSendAndAReceiveMayBothParkOnOneSocket() throws Exception {
+        int before = Poller.shared().waiterCount();
+        AtomicReference<Object> received = new AtomicReference<>();
+        Thread receiver = Thread.ofVirtual().start(() -> {
+            try {
+                received.set(receive(b, new ArrayList<>(), true));
+            } catch (IOException | RuntimeException e) {
+                received.set(e);
+            }
+        });
+        await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= before + 1);
+        int messages = 2_000; // 8 MB: far beyond the socket buffer, so the sender parks while a does not read
+        ByteBuffer big = message(5, new byte[4096], true);
+        AtomicReference<Throwable> sendFailure = new AtomicReference<>();
+        Thread sender = Thread.ofVirtual().start(() -> {
+            try {
+                for (int i = 0; i < messages; i++) {
+                    b.send(big.duplicate(), List.of());
+                }
+            } catch (IOException | RuntimeException e) {
+                sendFailure.set(e);
+            }
+        });
+        await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= before + 2 || !sender.isAlive());
+        assertEquals(null, sendFailure.get(), "the sender parks beside the parked receiver");
+        assertTrue(sender.isAlive(), "the sender is parked: the socket buffer is full");
+        for (int i = 0; i < messages; i++) {
+            assertEquals(4096, receive(a, new ArrayList<>(), true).length);
+        }
+        assertTrue(sender.join(BOUND));
+        assertEquals(null, sendFailure.get());
+        a.send(message(6, new byte[] {6}, false), List.of());
+        assertTrue(receiver.join(BOUND));
+        assertArrayEquals(new byte[] {6}, (byte[]) received.get());
+    }
+
     private static int fdNumber(Connection c) {
         Matcher m = Pattern.compile("\\(fd (\\d+)\\)").matcher(c.description());
         assertTrue(m.find(), c.description());
