@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * blocks once). Meant to run under {@code taskset -c 0}, {@code perf record} or {@code strace -f -c}.
  *
  * <p>Usage: {@code SwitchCount [ffm|junixsocket] [virtual|platform] [OPERATIONS] [OPERATION]} where OPERATION is
- * {@code getFeatures} (default), {@code setVringNumAck}, {@code setVringKickAck}, {@code setMemTableAck} (8 regions),
+ * {@code getFeatures} (default), {@code getFeaturesBare} (a bare caller on a raw connection, no front-end engine), {@code setVringNumAck}, {@code setVringKickAck}, {@code setMemTableAck} (8 regions),
  * their {@code ...NoReplay} forms (a front-end without the set-up record) or {@code setVringNumOneway}; prints one JSON
  * line. With {@code -Dswitchcount.threads=true} it also prints, on standard error, the switches per operation of each
  * thread that switched at least once per hundred operations (name from {@code /proc/self/task/N/comm}).
@@ -58,7 +58,9 @@ public final class SwitchCount {
         boolean acked = !name.equals("getFeatures") && !name.equals("setVringNumOneway");
         FrontendOptions options = FrontendOptions.defaults().withReplaySetup(!lean);
         long region = 64 * 1024;
+        boolean bare = name.equals("getFeaturesBare");
         try (Loopback pair = Loopback.start(kind, ctx -> new NullBackend(), options);
+                Loopback.Raw raw = bare ? Loopback.startRaw(kind, ctx -> new NullBackend()) : null;
                 Fd kick = EventFds.create(EventFds.EFD_CLOEXEC, "switch-count kick eventfd");
                 VmmMemory memory = VmmMemory.create(0, region, region, region, region, region, region, region,
                         region)) {
@@ -66,6 +68,7 @@ public final class SwitchCount {
             List<SharedRegion> regions = memory.regions();
             Op op = switch (name.replace("NoReplay", "")) {
                 case "getFeatures" -> fe::getFeatures;
+                case "getFeaturesBare" -> bareGetFeatures(raw);
                 case "setVringNumAck" -> () -> fe.setVringNum(0, 256);
                 case "setVringKickAck" -> () -> fe.setVringKick(0, Optional.of(kick));
                 case "setMemTableAck" -> () -> fe.setMemTable(regions);
@@ -134,6 +137,24 @@ public final class SwitchCount {
             t.join();
             System.out.println(result.get());
         }
+    }
+
+    /**
+     * GET_FEATURES from a bare caller, as {@link ControlPlaneBench#getFeaturesBareCaller()}: 12 header bytes on a raw
+     * connection of our transport, the 20-byte reply read back with one receive; no front-end engine.
+     */
+    private static Op bareGetFeatures(Loopback.Raw raw) {
+        java.nio.ByteBuffer request = java.nio.ByteBuffer.allocateDirect(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        java.nio.ByteBuffer reply = java.nio.ByteBuffer.allocateDirect(20).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        request.putInt(0, 1).putInt(4, 1).putInt(8, 0); // GET_FEATURES, version 1, no payload
+        return () -> {
+            raw.connection().send(request.clear(), List.of());
+            List<Fd> fds = raw.connection().receiveAtLeast(reply.clear(), 20);
+            if (!fds.isEmpty() || reply.position() != 20 || reply.getInt(0) != 1 || reply.getInt(8) != 8) {
+                fds.forEach(Fd::close);
+                throw new IllegalStateException("unexpected GET_FEATURES reply");
+            }
+        };
     }
 
     /** Heap bytes allocated so far by all platform threads (virtual threads allocate in their carriers' buffers). */
