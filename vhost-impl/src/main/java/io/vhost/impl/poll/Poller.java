@@ -263,25 +263,15 @@ public final class Poller implements AutoCloseable {
         } finally {
             waiters.remove(fd, waiter);
             if (registered && !waiter.fired) {
-                epollInUse.readLock().lock();
-                try {
-                    if (!closed) {
-                        int errno = Epoll.tryCtl(epfd, Epoll.EPOLL_CTL_DEL, fd, 0, 0);
-                        if (errno != 0 && errno != Errno.ENOENT && errno != Errno.EBADF) {
-                            LOG.log(System.Logger.Level.WARNING, name + ": removing fd " + fd + ": "
-                                    + Errno.failure("epoll_ctl", "(DEL)", errno).getMessage());
-                        }
-                    }
-                } finally {
-                    epollInUse.readLock().unlock();
-                }
+                release(fd);
             }
         }
     }
 
     /**
-     * Removes the registration a fired wait left for {@code fd} (see the class comment); a no-op if there is none.
-     * Only the fd's owner calls this, while the fd is open and no thread waits on it.
+     * Removes the registration a fired wait left for {@code fd} (see the class comment); a no-op if there is none
+     * (or if the poller is closed). Only the fd's owner calls this, while the fd is open and no thread waits on it;
+     * a wait that ends without firing removes its own.
      *
      * @param fd the descriptor
      */

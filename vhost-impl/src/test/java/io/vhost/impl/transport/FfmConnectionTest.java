@@ -29,15 +29,7 @@ class FfmConnectionTest extends ConnectionContractTest {
     @Test
     void aVirtualThreadReceivesThroughThePoller() throws Exception {
         AtomicReference<Object> result = new AtomicReference<>();
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try {
-                List<Fd> fds = new ArrayList<>();
-                result.set(receive(b, fds, true));
-                fds.forEach(Fd::close);
-            } catch (IOException | RuntimeException e) {
-                result.set(e);
-            }
-        });
+        Thread reader = receiveOnVirtualThread(b, result);
         await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= 1);
         a.send(message(1, new byte[] {1, 2, 3}, false), List.of(eventfd("kick")));
         assertTrue(reader.join(BOUND));
@@ -48,13 +40,7 @@ class FfmConnectionTest extends ConnectionContractTest {
     void aReceiverThatParkedLeavesNoEpollEntryOnItsSocketOnceDataComesWithoutParking() throws Exception {
         int fd = fdNumber(b);
         AtomicReference<Object> result = new AtomicReference<>();
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try {
-                result.set(receive(b, new ArrayList<>(), true));
-            } catch (IOException | RuntimeException e) {
-                result.set(e);
-            }
-        });
+        Thread reader = receiveOnVirtualThread(b, result);
         await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= 1);
         a.send(message(1, new byte[] {1}, false), List.of());
         assertTrue(reader.join(BOUND));
@@ -70,13 +56,7 @@ class FfmConnectionTest extends ConnectionContractTest {
     void aSendAndAReceiveMayBothParkOnOneSocket() throws Exception {
         int before = Poller.shared().waiterCount();
         AtomicReference<Object> received = new AtomicReference<>();
-        Thread receiver = Thread.ofVirtual().start(() -> {
-            try {
-                received.set(receive(b, new ArrayList<>(), true));
-            } catch (IOException | RuntimeException e) {
-                received.set(e);
-            }
-        });
+        Thread receiver = receiveOnVirtualThread(b, received);
         await().atMost(BOUND).until(() -> Poller.shared().waiterCount() >= before + 1);
         int messages = 2_000; // 8 MB: far beyond the socket buffer, so the sender parks while a does not read
         ByteBuffer big = message(5, new byte[4096], true);
@@ -101,6 +81,19 @@ class FfmConnectionTest extends ConnectionContractTest {
         a.send(message(6, new byte[] {6}, false), List.of());
         assertTrue(receiver.join(BOUND));
         assertArrayEquals(new byte[] {6}, (byte[]) received.get());
+    }
+
+    /** Starts a virtual thread that receives one message on {@code c}: its payload, or what it threw, goes to result. */
+    private static Thread receiveOnVirtualThread(Connection c, AtomicReference<Object> result) {
+        return Thread.ofVirtual().start(() -> {
+            try {
+                List<Fd> fds = new ArrayList<>();
+                result.set(receive(c, fds, true));
+                fds.forEach(Fd::close);
+            } catch (IOException | RuntimeException e) {
+                result.set(e);
+            }
+        });
     }
 
     private static int fdNumber(Connection c) {
