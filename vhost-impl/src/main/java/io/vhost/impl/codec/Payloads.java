@@ -200,13 +200,17 @@ final class Payloads {
                     + " but XEN_MMAP is " + (o.xenMmap() ? "on" : "off"));
         }
         b.putLong(r.guestAddress()).putLong(r.sizeBytes()).putLong(r.userAddress()).putLong(r.mmapOffset());
-        r.xen().ifPresent(x -> b.putInt((int) x.flags()).putInt((int) x.domid()));
+        if (r.xen().isPresent()) { // not ifPresent: its lambda, capturing b, was allocated for every region
+            XenMmap x = r.xen().get();
+            b.putInt((int) x.flags()).putInt((int) x.domid());
+        }
     }
 
     static void writeTable(ByteBuffer b, MemoryTable t, CodecOptions o) {
-        b.putInt(t.regions().size()).putInt(0);
-        for (MemoryRegion r : t.regions()) {
-            writeRegion(b, r, o);
+        List<MemoryRegion> regions = t.regions();
+        b.putInt(regions.size()).putInt(0);
+        for (int i = 0; i < regions.size(); i++) { // indexed: no iterator object, even before the JIT removes it
+            writeRegion(b, regions.get(i), o);
         }
     }
 

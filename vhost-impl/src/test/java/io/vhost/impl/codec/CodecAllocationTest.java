@@ -7,11 +7,14 @@ import io.vhost.api.Fd;
 import io.vhost.api.message.FrontendMessage;
 import io.vhost.api.message.FrontendRequest;
 import io.vhost.api.message.HeaderFlags;
+import io.vhost.api.message.MemoryRegion;
+import io.vhost.api.message.MemoryTable;
 import io.vhost.api.message.Reply;
 import io.vhost.api.message.VringState;
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -107,5 +110,25 @@ class CodecAllocationTest {
         assertEquals(VhostUserCodec.HEADER_BYTES + 8, out.position(), "encodeReply moved past the reply");
         assertEquals(8, out.getInt(8), "size field");
         assertTrue(bytes < SLACK_BYTES, bytes + " bytes for " + MESSAGES + " requests and replies");
+    }
+
+    @Test
+    void encodingAMemoryTableAllocatesNothing() throws Exception {
+        List<MemoryRegion> regions = new ArrayList<>();
+        List<Fd> fds = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            regions.add(new MemoryRegion(i * 0x10000L, 0x10000, 0x7f00_0000_0000L + i * 0x10000L,
+                    0));
+            fds.add(new TestFd(100 + i));
+        }
+        FrontendMessage message = new FrontendMessage.SetMemTable(new MemoryTable(regions), fds);
+        ByteBuffer out = nativeBuffer(VhostUserCodec.MAX_MESSAGE_BYTES);
+        long bytes = allocatedBy(() -> {
+            out.clear();
+            List<Fd> sent = VhostUserCodec.encode(message, HeaderFlags.NEED_REPLY, out, CodecOptions.DEFAULT);
+            assertEquals(8, sent.size());
+        });
+        assertEquals(VhostUserCodec.HEADER_BYTES + 8 + 8 * 32, out.position(), "eight regions after the header");
+        assertTrue(bytes < SLACK_BYTES, bytes + " bytes for " + MESSAGES + " SET_MEM_TABLE requests");
     }
 }
