@@ -21,12 +21,12 @@ import io.vhost.api.message.VringState;
 import io.vhost.impl.codec.CodecOptions;
 import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
+import io.vhost.impl.codec.OutBuffer;
 import io.vhost.impl.codec.VhostUserCodec;
 import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.transport.Connection;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -68,8 +68,7 @@ final class ChannelSender implements FrontendChannel, AutoCloseable {
     private final Negotiated negotiated;
     private final SessionMetrics metrics;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ByteBuffer out = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
-            .order(ByteOrder.nativeOrder()); // as the codec writes: it encodes in place
+    private final OutBuffer out = new OutBuffer();
     private final ByteBuffer header = ByteBuffer.allocate(VhostUserCodec.HEADER_BYTES);
     private final ByteBuffer payload = ByteBuffer.allocate(VhostUserCodec.MAX_PAYLOAD_BYTES);
 
@@ -155,11 +154,9 @@ final class ChannelSender implements FrontendChannel, AutoCloseable {
             boolean always = request.reply() == ReplyKind.ALWAYS;
             int flags = !always && replyAck ? HeaderFlags.NEED_REPLY : 0;
             CodecOptions options = CodecOptions.DEFAULT;
-            out.clear();
             List<Fd> fds = VhostUserCodec.encode(message, flags, out, options);
-            out.flip();
-            int bytes = out.remaining();
-            connection.send(out, fds);
+            int bytes = out.buffer().remaining();
+            connection.send(out.buffer(), fds);
             if (metrics.enabled()) {
                 metrics.sent(request, bytes);
             }

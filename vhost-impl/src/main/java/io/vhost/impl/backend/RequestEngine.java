@@ -24,6 +24,7 @@ import io.vhost.api.message.VringState;
 import io.vhost.impl.codec.CodecOptions;
 import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
+import io.vhost.impl.codec.OutBuffer;
 import io.vhost.impl.codec.VhostUserCodec;
 import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.transport.Connection;
@@ -85,8 +86,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
             .order(ByteOrder.nativeOrder());
     private final ByteBuffer payload = ByteBuffer.allocateDirect(VhostUserCodec.MAX_PAYLOAD_BYTES)
             .order(ByteOrder.nativeOrder());
-    private final ByteBuffer out = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
-            .order(ByteOrder.nativeOrder());
+    private final OutBuffer out = new OutBuffer();
     private final boolean[] enabled;
     private final boolean[] started;
 
@@ -288,11 +288,9 @@ final class RequestEngine implements ChannelSender.Negotiated {
     }
 
     private void send(FrontendRequest request, Reply reply) throws IOException {
-        out.clear();
         List<Fd> fds = VhostUserCodec.encodeReply(request, reply, out, codecOptions);
-        out.flip();
-        int bytes = out.remaining();
-        connection.send(out, fds);
+        int bytes = out.buffer().remaining();
+        connection.send(out.buffer(), fds);
         if (metrics.enabled()) {
             metrics.sent(request, bytes);
         }

@@ -21,6 +21,7 @@ import io.vhost.api.message.ReplyKind;
 import io.vhost.api.message.Request;
 import io.vhost.api.message.VringFd;
 import io.vhost.api.message.VringState;
+import java.nio.BufferOverflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -451,6 +452,59 @@ public final class VhostUserCodec {
     }
 
     // ---------------------------------------------------------------- encode
+
+    /**
+     * Encodes a front-end request into a sender's {@link OutBuffer} from position 0, growing it once if the message
+     * does not fit, and leaves it flipped for sending.
+     *
+     * @param message the request
+     * @param flags 0 or {@link HeaderFlags#NEED_REPLY}; the version bits are added
+     * @param out the sender's buffer; on return it holds the message, flipped
+     * @param options session facts (XEN_MMAP region layout)
+     * @return the fds to send with the message, in order; still owned by {@code message}
+     * @throws IllegalArgumentException if flags has other bits, or the fds break the table's rule
+     */
+    public static List<Fd> encode(FrontendMessage message, int flags, OutBuffer out, CodecOptions options) {
+        try {
+            return out.flipped(encode(message, flags, out.cleared(), options));
+        } catch (BufferOverflowException e) {
+            return out.flipped(encode(message, flags, out.grownAfter(e), options));
+        }
+    }
+
+    /**
+     * As {@link #encode(FrontendMessage, int, OutBuffer, CodecOptions)}, for a request of the back-end.
+     *
+     * @param message the request
+     * @param flags 0 or {@link HeaderFlags#NEED_REPLY}
+     * @param out the sender's buffer; on return it holds the message, flipped
+     * @param options session facts
+     * @return the fds to send, still owned by {@code message}
+     */
+    public static List<Fd> encode(BackendMessage message, int flags, OutBuffer out, CodecOptions options) {
+        try {
+            return out.flipped(encode(message, flags, out.cleared(), options));
+        } catch (BufferOverflowException e) {
+            return out.flipped(encode(message, flags, out.grownAfter(e), options));
+        }
+    }
+
+    /**
+     * As {@link #encodeReply(Request, Reply, ByteBuffer, CodecOptions)}, into a sender's {@link OutBuffer}.
+     *
+     * @param request the request answered
+     * @param reply the reply
+     * @param out the sender's buffer; on return it holds the reply, flipped
+     * @param options session facts
+     * @return the fds to send, still owned by {@code reply}
+     */
+    public static List<Fd> encodeReply(Request request, Reply reply, OutBuffer out, CodecOptions options) {
+        try {
+            return out.flipped(encodeReply(request, reply, out.cleared(), options));
+        } catch (BufferOverflowException e) {
+            return out.flipped(encodeReply(request, reply, out.grownAfter(e), options));
+        }
+    }
 
     /**
      * Encodes a front-end request (header and payload) at {@code dst}'s position, advancing it.

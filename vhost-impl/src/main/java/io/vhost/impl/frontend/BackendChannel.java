@@ -13,6 +13,7 @@ import io.vhost.api.message.Gate;
 import io.vhost.api.message.Reply;
 import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
+import io.vhost.impl.codec.OutBuffer;
 import io.vhost.impl.codec.VhostUserCodec;
 import io.vhost.impl.metrics.SessionMetrics;
 import io.vhost.impl.sys.OwnedFd;
@@ -48,8 +49,7 @@ final class BackendChannel implements AutoCloseable {
     private final BackendRequestHandler handler;
     private final Negotiation negotiation;
     private final SessionMetrics metrics;
-    private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
-            .order(ByteOrder.nativeOrder());
+    private final OutBuffer out = new OutBuffer();
     private volatile boolean closing;
 
     private BackendChannel(String name, Connection connection, BackendRequestHandler handler, Negotiation negotiation,
@@ -217,19 +217,17 @@ final class BackendChannel implements AutoCloseable {
     }
 
     private void sendAck(long requestId, long value) throws IOException {
-        sendBuffer.clear();
-        sendBuffer.putInt((int) requestId).putInt(io.vhost.api.message.HeaderFlags.VERSION
+        ByteBuffer ack = out.cleared();
+        ack.putInt((int) requestId).putInt(io.vhost.api.message.HeaderFlags.VERSION
                 | io.vhost.api.message.HeaderFlags.REPLY).putInt(8).putLong(value);
-        sendBuffer.flip();
-        connection.send(sendBuffer, List.of());
+        ack.flip();
+        connection.send(ack, List.of());
     }
 
     private void sendReply(BackendRequest request, Reply reply) throws IOException {
-        sendBuffer.clear();
-        List<Fd> fds = VhostUserCodec.encodeReply(request, reply, sendBuffer, negotiation.codecOptions());
-        sendBuffer.flip();
-        int bytes = sendBuffer.remaining();
-        connection.send(sendBuffer, fds); // the fds stay owned by the handler
+        List<Fd> fds = VhostUserCodec.encodeReply(request, reply, out, negotiation.codecOptions());
+        int bytes = out.buffer().remaining();
+        connection.send(out.buffer(), fds); // the fds stay owned by the handler
         if (metrics.enabled()) {
             metrics.sent(request, bytes);
         }

@@ -11,6 +11,7 @@ import io.vhost.api.message.Reply;
 import io.vhost.impl.codec.CodecOptions;
 import io.vhost.impl.codec.Expect;
 import io.vhost.impl.codec.Header;
+import io.vhost.impl.codec.OutBuffer;
 import io.vhost.impl.codec.VhostUserCodec;
 import io.vhost.impl.daemon.Supervisor;
 import io.vhost.impl.metrics.SessionMetrics;
@@ -50,6 +51,7 @@ import java.util.function.Supplier;
 final class FrontendSession implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(FrontendSession.class.getName());
+    private static final int REPLY_BUFFER_BYTES = OutBuffer.INITIAL_BYTES;
 
     private final String name;
     private final Connection connection;
@@ -59,8 +61,7 @@ final class FrontendSession implements AutoCloseable {
     private final Consumer<VhostException> onFailure;
     private final AtomicReference<Pending> pending = new AtomicReference<>();
     private final AtomicReference<VhostException> failure = new AtomicReference<>();
-    private final ByteBuffer sendBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
-            .order(ByteOrder.nativeOrder());
+    private final OutBuffer out = new OutBuffer();
     private volatile boolean closing;
     private final boolean idleMonitor;
     private final boolean direct;
@@ -72,12 +73,13 @@ final class FrontendSession implements AutoCloseable {
     // Direct mode (no reader thread): the request whose reply the caller is reading, and its deadline (0 = none).
     private volatile FrontendRequest directRequest;
     private volatile long directDeadline;
-    // Direct mode: the whole reply, read at once (the back-end sends nothing else on this socket).
-    private final ByteBuffer directBuffer = ByteBuffer.allocateDirect(VhostUserCodec.MAX_MESSAGE_BYTES)
-            .order(ByteOrder.nativeOrder());
+    // Direct mode: the whole reply, read at once (the back-end sends nothing else on this socket). Every reply fits
+    // but a GET_CONFIG of more than 488 bytes and GET_SHMEM_CONFIG's 2 068; decodeReply reads the rest of those into a
+    // buffer of their size.
+    private final ByteBuffer directBuffer = ByteBuffer.allocateDirect(REPLY_BUFFER_BYTES).order(ByteOrder.nativeOrder());
     // Direct mode: the payload part of directBuffer (the header is at 0), a view made once for every reply.
     private final ByteBuffer directPayload = directBuffer.slice(VhostUserCodec.HEADER_BYTES,
-            VhostUserCodec.MAX_PAYLOAD_BYTES).order(ByteOrder.nativeOrder());
+            REPLY_BUFFER_BYTES - VhostUserCodec.HEADER_BYTES).order(ByteOrder.nativeOrder());
 
     /** A request waiting for its reply; {@code reply} is {@code null} in direct mode (the caller reads it). */
     private record Pending(FrontendRequest request, CompletableFuture<Reply> reply) {
@@ -154,9 +156,8 @@ final class FrontendSession implements AutoCloseable {
         FrontendRequest request = message.request();
         checkUsable(request);
         lastReplyBytes = 0;
-        sendBuffer.clear();
-        List<Fd> fds = VhostUserCodec.encode(message, flags, sendBuffer, codecOptions.get());
-        sendBuffer.flip();
+        List<Fd> fds = VhostUserCodec.encode(message, flags, out, codecOptions.get());
+        ByteBuffer sendBuffer = out.buffer();
         Pending p = !expectReply ? null : direct ? Pending.direct(request)
                 : new Pending(request, new CompletableFuture<>());
         int bytes = sendBuffer.remaining();
@@ -199,10 +200,10 @@ final class FrontendSession implements AutoCloseable {
      */
     void sendEmpty(FrontendRequest request) throws VhostException {
         checkUsable(request);
-        sendBuffer.clear();
-        sendBuffer.putInt(request.id()).putInt(io.vhost.api.message.HeaderFlags.VERSION).putInt(0).flip();
+        ByteBuffer empty = out.cleared();
+        empty.putInt(request.id()).putInt(io.vhost.api.message.HeaderFlags.VERSION).putInt(0).flip();
         try {
-            connection.send(sendBuffer, List.of());
+            connection.send(empty, List.of());
         } catch (IOException e) {
             VhostException f = disconnected("empty " + request.name() + " could not be sent", e);
             fail(f);

@@ -10,6 +10,7 @@ import io.vhost.api.feature.ProtocolFeature;
 import io.vhost.api.feature.VirtioFeature;
 import io.vhost.api.frontend.BackendRequestHandler;
 import io.vhost.api.frontend.VhostUserFrontend;
+import io.vhost.api.message.ConfigSpace;
 import io.vhost.impl.backend.BackendOptions;
 import io.vhost.impl.backend.BackendServer;
 import io.vhost.testing.NoFdLeaks;
@@ -78,6 +79,46 @@ class FrontendAgainstOurBackendTest {
                         "setFeatures 0x" + Long.toHexString(features), "setFrontendChannel", "setMemoryTable 1",
                         "setVringNum 0 64", "setVringBase 0 0"), device.events().subList(0, 7));
                 assertTrue(device.events().contains("setVringEnable 0 true"), device.events().toString());
+            }
+            server.shutdown();
+            serving.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aFullConfigurationSpaceCrossesBothWays() throws Exception {
+        // 4 096 config bytes: the largest message in each direction, far beyond the senders' first 512-byte buffers
+        // and the front-end's reply buffer
+        long features = VirtioFeature.VERSION_1.mask() | VirtioFeature.PROTOCOL_FEATURES.mask();
+        long protocol = FeatureSet.of(ProtocolFeature.REPLY_ACK, ProtocolFeature.CONFIG).bits();
+        RecordingDevice device = new RecordingDevice(features, protocol, 1);
+        byte[] config = new byte[ConfigSpace.MAX_BYTES];
+        for (int i = 0; i < config.length; i++) {
+            config[i] = (byte) (i * 31 + 5);
+        }
+        device.config(config);
+        Path socket = dir.resolve("config.sock");
+        try (BackendServer server = BackendServer.bind(socket, ctx -> device, BackendOptions.defaults())) {
+            CompletableFuture<Void> serving = new CompletableFuture<>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    server.serve();
+                    serving.complete(null);
+                } catch (Throwable t) {
+                    serving.completeExceptionally(t);
+                }
+            });
+            try (VhostUserFrontend fe = VhostUserFrontends.connect(socket)) {
+                FeatureSet offered = fe.getFeatures();
+                fe.setProtocolFeatures(fe.getProtocolFeatures());
+                fe.setOwner();
+                fe.setFeatures(offered);
+                assertArrayEquals(config, fe.getConfig(0, ConfigSpace.MAX_BYTES).bytes());
+                fe.setConfig(new ConfigSpace(0, ConfigSpace.FLAG_WRITE, config));
+                assertTrue(device.events().contains("setConfig 0 4096 0"), device.events().toString());
+                assertArrayEquals(new byte[] {config[100], config[101]}, fe.getConfig(100, 2).bytes(),
+                        "small messages after the large ones");
+                assertEquals(features, fe.getFeatures().bits());
             }
             server.shutdown();
             serving.get(10, TimeUnit.SECONDS);
