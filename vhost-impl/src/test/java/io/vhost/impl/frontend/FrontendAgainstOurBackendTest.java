@@ -44,15 +44,7 @@ class FrontendAgainstOurBackendTest {
         Path socket = dir.resolve("ours.sock");
         AtomicInteger configChanges = new AtomicInteger();
         try (BackendServer server = BackendServer.bind(socket, ctx -> device, BackendOptions.defaults())) {
-            CompletableFuture<Void> serving = new CompletableFuture<>();
-            Thread.ofVirtual().start(() -> {
-                try {
-                    server.serve();
-                    serving.complete(null);
-                } catch (Throwable t) {
-                    serving.completeExceptionally(t);
-                }
-            });
+            CompletableFuture<Void> serving = serveOnVirtualThread(server);
             try (VhostUserFrontend fe = VhostUserFrontends.connect(socket);
                     VmmMemory memory = VmmMemory.create(1 << 20);
                     DriverQueue queue = new DriverQueue(memory, 0, 64)) {
@@ -99,15 +91,7 @@ class FrontendAgainstOurBackendTest {
         device.config(config);
         Path socket = dir.resolve("config.sock");
         try (BackendServer server = BackendServer.bind(socket, ctx -> device, BackendOptions.defaults())) {
-            CompletableFuture<Void> serving = new CompletableFuture<>();
-            Thread.ofVirtual().start(() -> {
-                try {
-                    server.serve();
-                    serving.complete(null);
-                } catch (Throwable t) {
-                    serving.completeExceptionally(t);
-                }
-            });
+            CompletableFuture<Void> serving = serveOnVirtualThread(server);
             try (VhostUserFrontend fe = VhostUserFrontends.connect(socket)) {
                 FeatureSet offered = fe.getFeatures();
                 fe.setProtocolFeatures(fe.getProtocolFeatures());
@@ -123,5 +107,19 @@ class FrontendAgainstOurBackendTest {
             server.shutdown();
             serving.get(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** Runs {@code server.serve()} on a virtual thread; the future ends when it returns or fails. */
+    private static CompletableFuture<Void> serveOnVirtualThread(BackendServer server) {
+        CompletableFuture<Void> serving = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                server.serve();
+                serving.complete(null);
+            } catch (Throwable t) {
+                serving.completeExceptionally(t);
+            }
+        });
+        return serving;
     }
 }
