@@ -32,14 +32,14 @@ import java.util.List;
 final class ReadAhead implements AutoCloseable {
 
     /**
-     * Buffer size: twice the largest message (12 + 4096 bytes), room for a run of about 400 small ones. Every
-     * receiving connection has one, resident from the start (the allocation zeroes it): 64 KiB were half of an idle
-     * session's memory outside the heap (116 KiB per session pair at 1 000 sessions; 63 KiB with 8 KiB), and took no
-     * more messages per read in the pipelined one-way benchmark (1.94 against 1.92 µs per message). A payload larger
-     * than the buffer (a caller that accepts more than the largest message) is read straight into the caller's buffer
-     * ({@link #skipped}).
+     * Buffer size: room for every request but a large configuration space or crypto session (a SET_MEM_TABLE of 8
+     * regions is 276 bytes), and for a run of about 100 small ones. Every receiving connection has one, resident from
+     * the start (the allocation zeroes it): 64 KiB were half of an idle session's memory outside the heap (116 KiB per
+     * session pair at 1 000 sessions; 63 KiB with 8 KiB, 41 KiB with 2 KiB, the message buffers' cut included), and
+     * took no more messages per read that mattered in the pipelined one-way benchmark (8 KiB: 1.13, 2 KiB: 1.145 µs per
+     * message, 6 interleaved rounds). A larger payload is read straight into the caller's buffer ({@link #skipped}).
      */
-    static final int CAPACITY = 8 * 1024;
+    static final int CAPACITY = 2 * 1024;
     static final int HEADER_BYTES = 12;
     private static final ValueLayout.OfInt SIZE_FIELD = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
 
