@@ -84,8 +84,9 @@ final class RequestEngine implements ChannelSender.Negotiated {
     // Native order, as the codec reads and writes: it then works on these buffers in place, without slices.
     private final ByteBuffer header = ByteBuffer.allocateDirect(VhostUserCodec.HEADER_BYTES)
             .order(ByteOrder.nativeOrder());
-    private final ByteBuffer payload = ByteBuffer.allocateDirect(VhostUserCodec.MAX_PAYLOAD_BYTES)
-            .order(ByteOrder.nativeOrder());
+    // Small at first: nearly every request fits (a SET_MEM_TABLE of 8 regions is 264 bytes); grown once to the largest
+    // payload by the first request that does not (see receiveLargerPayload).
+    private ByteBuffer payload = ByteBuffer.allocateDirect(OutBuffer.INITIAL_BYTES).order(ByteOrder.nativeOrder());
     private final OutBuffer out = new OutBuffer();
     private final boolean[] enabled;
     private final boolean[] started;
@@ -206,11 +207,14 @@ final class RequestEngine implements ChannelSender.Negotiated {
         Header h;
         try {
             h = VhostUserCodec.decodeHeader(header, Expect.REQUEST);
+            if (h.size() > payload.capacity()) {
+                receiveLargerPayload((int) h.size()); // decodeHeader refused sizes beyond the largest payload
+            }
             Optional<FrontendRequest> known = h.frontendRequest();
             if (known.isPresent()) {
                 VhostUserCodec.checkSize(known.get(), Expect.REQUEST, h.size());
             }
-            payload.flip(); // decodeHeader refused sizes beyond the buffer, so the payload is complete
+            payload.flip(); // complete: read with the message, or just now into the grown buffer
         } catch (IOException | RuntimeException e) {
             fds.forEach(Fd::close);
             if (e instanceof ProtocolViolationException) {
@@ -260,6 +264,16 @@ final class RequestEngine implements ChannelSender.Negotiated {
             throw e.vhostCause();
         }
         return true;
+    }
+
+    /**
+     * Grows the payload buffer to the largest payload and receives the one {@code receiveMessage} left unread because
+     * it did not fit the small buffer.
+     */
+    private void receiveLargerPayload(int size) throws IOException {
+        payload = ByteBuffer.allocateDirect(VhostUserCodec.MAX_PAYLOAD_BYTES).order(ByteOrder.nativeOrder());
+        payload.limit(size);
+        connection.receivePayload(payload);
     }
 
     /** Handles one request and sends its reply, if any. Returns false when the request was rejected. */

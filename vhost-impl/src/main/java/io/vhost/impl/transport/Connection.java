@@ -96,6 +96,22 @@ public interface Connection extends AutoCloseable {
     }
 
     /**
+     * Receives the payload that {@link #receiveMessage} left unread because it did not fit the buffer given there: a
+     * caller that keeps a small payload buffer grows it and calls this right after that {@code receiveMessage},
+     * before the next one.
+     *
+     * @param payload exactly the message's payload size remaining; the bytes go at its position, which then moves
+     *     past them
+     * @throws PeerDisconnectedException if the peer closed within the payload
+     * @throws ProtocolViolationException if descriptors came with payload bytes
+     * @throws IllegalStateException if the last message's payload was read already, or has another size
+     * @throws IOException on other socket errors
+     */
+    default void receivePayload(ByteBuffer payload) throws IOException {
+        receiveFully(payload);
+    }
+
+    /**
      * Reads exactly {@code payload.remaining()} bytes.
      *
      * @param payload where the payload goes; may have nothing remaining

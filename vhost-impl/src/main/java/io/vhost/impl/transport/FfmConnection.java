@@ -177,6 +177,33 @@ final class FfmConnection implements Connection {
         }
     }
 
+    @Override
+    public void receivePayload(ByteBuffer payload) throws IOException {
+        if (!READ_AHEAD) {
+            Connection.super.receivePayload(payload);
+            return;
+        }
+        receiveLock.lock();
+        long useStamp = inUse.readLock();
+        try {
+            ensureOpen();
+            int size = payload.remaining();
+            if (readAhead == null || readAhead.lastPayloadSize() != size) {
+                throw new IllegalStateException(description + ": no unread payload of " + size + " bytes (unread: "
+                        + (readAhead == null ? 0 : readAhead.lastPayloadSize()) + ")");
+            }
+            if (size <= ReadAhead.CAPACITY) {
+                fill(size, false);
+                readAhead.takePayload(payload, size);
+            } else {
+                receiveLargePayload(payload, size);
+            }
+        } finally {
+            inUse.unlockRead(useStamp);
+            receiveLock.unlock();
+        }
+    }
+
     /**
      * A payload larger than the read-ahead buffer (only a caller that accepts more than the largest vhost-user message
      * sees one): what is buffered of it, all of which belongs to it, then the rest straight into the caller's buffer.

@@ -396,6 +396,40 @@ abstract class ConnectionContractTest {
     }
 
     @Test
+    void aPayloadLeftUnreadIsReceivedIntoALargerBufferAndTheNextMessagesFollow() throws Exception {
+        // a caller with a small payload buffer grows it for the message that does not fit: payloads within the FFM
+        // read-ahead buffer (1 000 bytes) and beyond it (5 000), each followed by a small message with an fd
+        for (int size : new int[] {1_000, 5_000}) {
+            byte[] big = new byte[size];
+            for (int k = 0; k < size; k++) {
+                big[k] = (byte) (7 * k + k / 256 + size);
+            }
+            a.send(message(5, big, true), List.of());
+            a.send(message(6, new byte[] {4, 5}, false), List.of(eventfd("after a grown payload")));
+            ByteBuffer header = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer small = ByteBuffer.allocateDirect(512);
+            assertEquals(List.of(), b.receiveMessage(header, small));
+            assertEquals(size, header.getInt(8));
+            assertEquals(0, small.position(), "left unread");
+            ByteBuffer grown = ByteBuffer.allocateDirect(8192);
+            grown.limit(size);
+            b.receivePayload(grown);
+            assertEquals(size, grown.position());
+            byte[] got = new byte[size];
+            grown.get(0, got);
+            assertArrayEquals(big, got);
+            List<Fd> fds = b.receiveMessage(header.clear(), small.clear());
+            try {
+                assertEquals(6, header.getInt(0));
+                assertEquals(2, small.position());
+                assertEquals(1, fds.size(), "the next message's fd is its own");
+            } finally {
+                fds.forEach(Fd::close);
+            }
+        }
+    }
+
+    @Test
     void aCleanCloseAfterAMessageIsAtABoundary() throws Exception {
         a.send(message(1, new byte[] {7}, false), List.of());
         a.close();
