@@ -159,12 +159,7 @@ final class FfmConnection implements Connection {
             long size = readAhead.lastPayloadSize();
             if (size <= payload.remaining()) {
                 try {
-                    if (size <= ReadAhead.CAPACITY) {
-                        fill((int) size, false);
-                        readAhead.takePayload(payload, (int) size);
-                    } else {
-                        receiveLargePayload(payload, (int) size);
-                    }
+                    takePayload(payload, (int) size);
                 } catch (IOException | RuntimeException e) {
                     Frames.closeAll(fds);
                     throw e;
@@ -192,12 +187,7 @@ final class FfmConnection implements Connection {
                 throw new IllegalStateException(description + ": no unread payload of " + size + " bytes (unread: "
                         + (readAhead == null ? 0 : readAhead.lastPayloadSize()) + ")");
             }
-            if (size <= ReadAhead.CAPACITY) {
-                fill(size, false);
-                readAhead.takePayload(payload, size);
-            } else {
-                receiveLargePayload(payload, size);
-            }
+            takePayload(payload, size);
         } finally {
             inUse.unlockRead(useStamp);
             receiveLock.unlock();
@@ -205,10 +195,16 @@ final class FfmConnection implements Connection {
     }
 
     /**
-     * A payload larger than the read-ahead buffer (only a caller that accepts more than the largest vhost-user message
-     * sees one): what is buffered of it, all of which belongs to it, then the rest straight into the caller's buffer.
+     * Receives the payload of the header just taken into {@code payload}: through the read-ahead buffer when it fits
+     * there; otherwise what is buffered of it, all of which belongs to it, then the rest straight into the caller's
+     * buffer. The caller holds the receive lock.
      */
-    private void receiveLargePayload(ByteBuffer payload, int size) throws IOException {
+    private void takePayload(ByteBuffer payload, int size) throws IOException {
+        if (size <= ReadAhead.CAPACITY) {
+            fill(size, false);
+            readAhead.takePayload(payload, size);
+            return;
+        }
         int buffered = readAhead.available();
         readAhead.takePayload(payload, buffered);
         int rest = size - buffered;
