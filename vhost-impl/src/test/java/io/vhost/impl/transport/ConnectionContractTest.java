@@ -376,10 +376,16 @@ abstract class ConnectionContractTest {
         assertEquals(5, header.getInt(0));
         assertEquals(big.length, payload.position());
         assertArrayEquals(big, java.util.Arrays.copyOf(payload.array(), big.length));
+        receiveTheNextMessageWithItsOwnFd(header, payload, 6, 3);
+    }
+
+    /** Receives a message with {@code b} that must carry request {@code request}, its payload and exactly one fd. */
+    private void receiveTheNextMessageWithItsOwnFd(ByteBuffer header, ByteBuffer payload, int request,
+            int payloadBytes) throws IOException {
         List<Fd> fds = b.receiveMessage(header.clear(), payload.clear());
         try {
-            assertEquals(6, header.getInt(0));
-            assertEquals(3, payload.position());
+            assertEquals(request, header.getInt(0));
+            assertEquals(payloadBytes, payload.position());
             assertEquals(1, fds.size(), "the next message's fd is its own");
         } finally {
             fds.forEach(Fd::close);
@@ -420,14 +426,7 @@ abstract class ConnectionContractTest {
             byte[] got = new byte[size];
             grown.get(0, got);
             assertArrayEquals(big, got);
-            List<Fd> fds = b.receiveMessage(header.clear(), small.clear());
-            try {
-                assertEquals(6, header.getInt(0));
-                assertEquals(2, small.position());
-                assertEquals(1, fds.size(), "the next message's fd is its own");
-            } finally {
-                fds.forEach(Fd::close);
-            }
+            receiveTheNextMessageWithItsOwnFd(header, small, 6, 2);
         }
     }
 
