@@ -36,6 +36,7 @@ class StructsTest {
             #include <sys/eventfd.h>
             #include <sys/mman.h>
             #include <sys/ioctl.h>
+            #include <sys/syscall.h>
             #define P(name, value) printf("%s=%ld\\n", name, (long) (value))
             int main(void) {
               P("iovec.size", sizeof(struct iovec));
@@ -93,6 +94,18 @@ class StructsTest {
               P("O_NONBLOCK", O_NONBLOCK); P("O_CLOEXEC", O_CLOEXEC);
               P("PROT_READ", PROT_READ); P("PROT_WRITE", PROT_WRITE); P("MAP_SHARED", MAP_SHARED);
               P("POLLIN", POLLIN); P("POLLOUT", POLLOUT); P("POLLERR", POLLERR); P("POLLHUP", POLLHUP);
+              P("SYS_read", SYS_read); P("SYS_write", SYS_write); P("SYS_sendmsg", SYS_sendmsg);
+              P("SYS_recvmsg", SYS_recvmsg);
+            #ifdef SYS_poll
+              P("SYS_poll", SYS_poll);
+            #else
+              P("SYS_poll", -1);
+            #endif
+            #ifdef SYS_epoll_wait
+              P("SYS_epoll_wait", SYS_epoll_wait);
+            #else
+              P("SYS_epoll_wait", -1);
+            #endif
               return 0;
             }
             """;
@@ -250,5 +263,12 @@ class StructsTest {
         same("POLLOUT", Unistd.POLLOUT);
         same("POLLERR", Unistd.POLLERR);
         same("POLLHUP", Unistd.POLLHUP);
+    }
+
+    @Test
+    void systemCallNumbersOfThisArchitecture() {
+        for (String call : List.of("read", "write", "sendmsg", "recvmsg", "poll", "epoll_wait")) {
+            same("SYS_" + call, SyscallNumbers.of(call)); // -1 on both sides where the call does not exist
+        }
     }
 }

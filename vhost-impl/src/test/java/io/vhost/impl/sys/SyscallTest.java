@@ -1,0 +1,88 @@
+package io.vhost.impl.sys;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vhost.testing.NoFdLeaks;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Direct system calls through {@code syscall(2)} behave as the C library's wrappers: results, errno, arguments. */
+@NoFdLeaks(eachTest = true)
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class SyscallTest {
+
+    private static final FunctionDescriptor READ_WRITE = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+    private static final FunctionDescriptor POLL = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+
+    @Test
+    void thisMachineCallsTheKernelDirectly() {
+        assertNotEquals(SyscallNumbers.UNKNOWN, SyscallNumbers.of("recvmsg"), "os.arch " + System.getProperty("os.arch")
+                + " should have its numbers (the CI machines are x86-64)");
+    }
+
+    @Test
+    void directAndWrapperRoutesMoveTheSameBytes() throws Throwable {
+        for (boolean direct : new boolean[] {true, false}) {
+            MethodHandle write = handle("write", READ_WRITE, direct);
+            MethodHandle read = handle("read", READ_WRITE, direct);
+            OwnedFd[] pipe = Unistd.pipe(Unistd.O_NONBLOCK);
+            try (OwnedFd in = pipe[0]; OwnedFd out = pipe[1]; Arena arena = Arena.ofConfined()) {
+                CallState cs = CallState.current();
+                MemorySegment data = arena.allocate(16);
+                data.set(JAVA_LONG, 0, 0x0102030405060708L);
+                data.set(JAVA_LONG, 8, -2L);
+                assertEquals(16L, (long) write.invokeExact(cs.errnoSegment, out.number(), data, 16L), "direct=" + direct);
+                MemorySegment back = arena.allocate(32);
+                assertEquals(16L, (long) read.invokeExact(cs.errnoSegment, in.number(), back, 32L), "direct=" + direct);
+                assertEquals(0x0102030405060708L, back.get(JAVA_LONG, 0));
+                assertEquals(-2L, back.get(JAVA_LONG, 8));
+                // an empty non-blocking pipe: -1 and EAGAIN captured, on both routes
+                assertEquals(-1L, (long) read.invokeExact(cs.errnoSegment, in.number(), back, 32L));
+                assertEquals(Errno.EAGAIN, cs.errno(), "direct=" + direct);
+            }
+        }
+    }
+
+    @Test
+    void negativeIntArgumentsKeepTheirMeaning() throws Throwable {
+        // poll's timeout -1 means "no timeout": an int widened by sign, which the kernel reads back as -1
+        MethodHandle poll = handle("poll", POLL, true);
+        OwnedFd[] pipe = Unistd.pipe(Unistd.O_NONBLOCK);
+        try (OwnedFd in = pipe[0]; OwnedFd out = pipe[1]; Arena arena = Arena.ofConfined()) {
+            CallState cs = CallState.current();
+            MemorySegment one = arena.allocate(1);
+            Unistd.write(out.number(), one);
+            MemorySegment pfd = arena.allocate(Structs.POLLFD);
+            pfd.set(JAVA_INT, Structs.POLLFD_FD, in.number());
+            pfd.set(java.lang.foreign.ValueLayout.JAVA_SHORT, Structs.POLLFD_EVENTS, Unistd.POLLIN);
+            assertEquals(1, (int) poll.invokeExact(cs.errnoSegment, pfd, 1L, -1));
+            // a closed descriptor number: EBADF through errno, not a crash or a garbage result
+            MethodHandle read = handle("read", READ_WRITE, true);
+            assertEquals(-1L, (long) read.invokeExact(cs.errnoSegment, -1, one, 1L));
+            assertEquals(Errno.EBADF, cs.errno());
+        }
+    }
+
+    @Test
+    void architecturesWithoutATableUseTheWrappers() {
+        assertEquals(Map.of(), SyscallNumbers.forArch("riscv64"));
+        assertEquals(47L, SyscallNumbers.forArch("amd64").get("recvmsg"));
+        assertEquals(212L, SyscallNumbers.forArch("aarch64").get("recvmsg"));
+        assertTrue(!SyscallNumbers.forArch("aarch64").containsKey("poll"), "aarch64 has only ppoll");
+    }
+
+    private static MethodHandle handle(String name, FunctionDescriptor descriptor, boolean direct) {
+        return Libc.syscall(name, descriptor, direct ? SyscallNumbers.of(name) : SyscallNumbers.UNKNOWN);
+    }
+}
