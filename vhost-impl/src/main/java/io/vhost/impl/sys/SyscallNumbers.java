@@ -5,8 +5,9 @@ import java.util.Map;
 
 /**
  * The kernel's numbers for the system calls {@link Libc#syscall} makes directly, per architecture (from the kernel's
- * {@code unistd} tables; {@code StructsTest} checks this machine's against gcc's {@code SYS_} constants). aarch64 has
- * no {@code poll} or {@code epoll_wait} (only their {@code p} forms), so those keep the C library's wrapper there.
+ * {@code unistd} tables; {@code StructsTest} checks this machine's against gcc's {@code SYS_} constants, and
+ * {@code SyscallTest} the aarch64 ones against {@code asm-generic/unistd.h}, which arm64 uses). aarch64 has no
+ * {@code poll} or {@code epoll_wait} (only their {@code p} forms), so those keep the C library's wrapper there.
  */
 final class SyscallNumbers {
 

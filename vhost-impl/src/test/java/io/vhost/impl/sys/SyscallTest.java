@@ -3,6 +3,7 @@ package io.vhost.impl.sys;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,8 +13,14 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -65,7 +72,7 @@ class SyscallTest {
             Unistd.write(out.number(), one);
             MemorySegment pfd = arena.allocate(Structs.POLLFD);
             pfd.set(JAVA_INT, Structs.POLLFD_FD, in.number());
-            pfd.set(java.lang.foreign.ValueLayout.JAVA_SHORT, Structs.POLLFD_EVENTS, Unistd.POLLIN);
+            pfd.set(JAVA_SHORT, Structs.POLLFD_EVENTS, Unistd.POLLIN);
             assertEquals(1, (int) poll.invokeExact(cs.errnoSegment, pfd, 1L, -1));
             // a closed descriptor number: EBADF through errno, not a crash or a garbage result
             MethodHandle read = handle("read", READ_WRITE, true);
@@ -80,6 +87,26 @@ class SyscallTest {
         assertEquals(47L, SyscallNumbers.forArch("amd64").get("recvmsg"));
         assertEquals(212L, SyscallNumbers.forArch("aarch64").get("recvmsg"));
         assertTrue(!SyscallNumbers.forArch("aarch64").containsKey("poll"), "aarch64 has only ppoll");
+    }
+
+    @Test
+    void aarch64NumbersMatchTheKernelsGenericTable() throws Exception {
+        // arm64 takes its numbers from asm-generic/unistd.h (linux-libc-dev, which .ci/run installs)
+        Path header = Path.of("/usr/include/asm-generic/unistd.h");
+        Assumptions.assumeTrue(Files.exists(header), header + " is not installed");
+        Map<String, Long> generic = new HashMap<>();
+        Pattern define = Pattern.compile("#define __NR_(\\w+) (\\d+)");
+        for (String line : Files.readAllLines(header)) {
+            Matcher m = define.matcher(line);
+            if (m.matches()) {
+                generic.put(m.group(1), Long.parseLong(m.group(2)));
+            }
+        }
+        Map<String, Long> ours = SyscallNumbers.forArch("aarch64");
+        assertTrue(ours.size() >= 5, "aarch64 table " + ours);
+        ours.forEach((call, number) -> assertEquals(generic.get(call), number, "aarch64 " + call));
+        assertTrue(!generic.containsKey("poll") && !generic.containsKey("epoll_wait"),
+                "the generic table has poll or epoll_wait now; aarch64 could call them directly");
     }
 
     private static MethodHandle handle(String name, FunctionDescriptor descriptor, boolean direct) {
