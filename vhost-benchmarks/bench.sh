@@ -13,7 +13,8 @@
 #             virtio-user txonly into our net device, without and with a 50 us busy-poll window, and into DPDK vhost,
 #             64 and 1500 B, one run each); < 10 min on 2 cores
 #   --h2h     head to head with the Rust anchor (needs ../shared/perf/rust), pinned: ROUNDS (default 3) interleaved
-#             rounds of the Rust anchor (run.sh -n 1 -p) and our SwitchCount, one run per operation; < 5 min
+#             rounds of the Rust anchor (run.sh -n 1 -p) and our SwitchCount, one run per operation, plus one run
+#             of the Rust binary per round-trip operation under /usr/bin/time for CPU per round trip; < 5 min
 #   --jfr     also record a JFR file per JMH fork (JMH -prof jfr) under DIR/jfr
 #   --out     run directory (default vhost-benchmarks/target/bench/<UTC time>-<profile>)
 #
@@ -104,6 +105,19 @@ if [[ $profile == h2h ]]; then
   for ((r = 1; r <= rounds; r++)); do
     log "h2h round $r/$rounds: Rust anchor"
     timeout 120 "$RUST/run.sh" -n 1 -t 2 -w 0.5 -p >>"$out/h2h-rust.txt" 2>&1 || log "Rust anchor failed (status $?)"
+    if [[ -x /usr/bin/time ]]; then
+      # CPU per round trip of the Rust binary (user / system), to set beside SwitchCount's: one more run per operation
+      for rop in get_features set_vring_num_ack set_vring_kick_ack set_mem_table_ack; do
+        cpu=$({ /usr/bin/time -f "CPUTIME %U %S" timeout 30 taskset -c 0 "$RUST/bin/vhost-bench-v0.10.0" -w 0.5 -t 2 \
+          -o "$rop"; } 2>&1) || true
+        rate=$(sed -n 's/^RUST .* rate=\([0-9.]*\).*/\1/p' <<<"$cpu" | head -n 1)
+        times=$(sed -n 's/^CPUTIME //p' <<<"$cpu" | head -n 1)
+        if [[ -n $rate && -n $times ]]; then
+          echo "RUSTCPU op=$rop version=v0.10.0 rate=$rate user_s=${times% *} sys_s=${times#* } seconds=2.5" \
+            >>"$out/h2h-rust-cpu.txt"
+        else log "Rust CPU run for $rop failed"; fi
+      done
+    fi
     log "h2h round $r/$rounds: vhost-java (SwitchCount per operation)"
     for op in "${ops[@]}"; do
       n=300000; [[ $op == setMemTable* ]] && n=200000; [[ $op == setVringNumOneway ]] && n=1000000

@@ -430,6 +430,21 @@ public final class Report {
             }
             rows.add(r);
         }
+        Path rustCpu = dir.resolve("h2h-rust-cpu.txt");
+        if (Files.exists(rustCpu)) {
+            for (String line : Files.readAllLines(rustCpu)) {
+                if (line.startsWith("RUSTCPU ")) {
+                    Map<String, String> r = new LinkedHashMap<>();
+                    r.put("source", "h2h-rust-cpu");
+                    r.put("regime", "h2h");
+                    Matcher m = KV.matcher(line);
+                    while (m.find()) {
+                        r.put(m.group(1), m.group(2));
+                    }
+                    rows.add(r);
+                }
+            }
+        }
         if (Files.exists(rust)) {
             for (String line : Files.readAllLines(rust)) {
                 if (line.startsWith("MEDIAN ")) {
@@ -503,7 +518,50 @@ public final class Report {
             md.append(ratios).append(" |\n");
         }
         md.append("\nRatios are time per operation, ours ÷ Rust (below 1.00: we are faster). For the one-way row the "
-                + "mean is per message (the rate's inverse).\n");
+                + "mean is per message (the rate's inverse).\n");        cpuTable();
+    }
+
+    /**
+     * CPU per round trip, ours (SwitchCount's timed pass) beside the Rust binary's (a run of its own under
+     * {@code /usr/bin/time}, its user and system seconds over the operations of its warm-up and timed seconds at the
+     * rate it printed), when {@code h2h-rust-cpu.txt} is there.
+     */
+    private void cpuTable() {
+        StringBuilder t = new StringBuilder();
+        for (String[] op : H2H) {
+            Predicate<Map<String, String>> ours = r -> op[0].equals(r.get("op"));
+            Predicate<Map<String, String>> theirs = r -> op[1].equals(r.get("op"));
+            List<Double> ou = h2hValues("h2h-java", "user_cpu_us_per_op", ours);
+            List<Double> os = h2hValues("h2h-java", "system_cpu_us_per_op", ours);
+            List<Double> ru = new ArrayList<>();
+            List<Double> rs = new ArrayList<>();
+            for (Map<String, String> r : rows) {
+                if ("h2h-rust-cpu".equals(r.get("source")) && theirs.test(r) && !op[0].endsWith("NoReplay")) {
+                    double ops = Double.parseDouble(r.get("rate")) * Double.parseDouble(r.get("seconds"));
+                    ru.add(Double.parseDouble(r.get("user_s")) * 1e6 / ops);
+                    rs.add(Double.parseDouble(r.get("sys_s")) * 1e6 / ops);
+                }
+            }
+            if (ou.isEmpty() || ru.isEmpty()) {
+                continue;
+            }
+            double u = median(ou);
+            double sy = median(os);
+            double rU = median(ru);
+            double rS = median(rs);
+            t.append(String.format(Locale.ROOT, "| %s | %.2f + %.2f µs | %.2f + %.2f µs | %+.2f µs | %+.2f µs |%n",
+                    op[2], u, sy, rU, rS, u - rU, sy - rS));
+        }
+        if (t.isEmpty()) {
+            return;
+        }
+        md.append("\n### CPU per round trip, user + system, pinned\n\n")
+                .append("Ours: `SwitchCount`'s timed pass (`/proc/self/stat`); Rust v0.10.0: one more run of its binary "
+                        + "per operation under `/usr/bin/time`, its CPU seconds over rate × 2.5 s (warm-up and timed "
+                        + "seconds, start-up included). Medians over the rounds.\n\n")
+                .append("| operation | ours | Rust v0.10.0 | user, ours − Rust | system, ours − Rust |\n"
+                        + "|---|---|---|---|---|\n")
+                .append(t);
     }
 
     private static String h2hCell(double mean, double p50, double p99, boolean oneway) {

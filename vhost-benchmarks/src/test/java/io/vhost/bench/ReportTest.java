@@ -53,4 +53,25 @@ class ReportTest {
         assertTrue(json.contains("\"source\": \"rust\""), json);
         assertTrue(json.contains("\"median_us\": 25.000"), json);
     }
+
+    @Test
+    void headToHeadSetsOurCpuPerRoundTripBesideTheRustBinarys() throws Exception {
+        Files.writeString(dir.resolve("machine.txt"), "cpu: test\n");
+        Files.writeString(dir.resolve("h2h-java.jsonl"), """
+                {"round":1,"bench":"switchCount","op":"getFeatures","us_per_op":4.00,"user_cpu_us_per_op":1.00,"system_cpu_us_per_op":3.00,"call_p50_us":3.80,"call_p99_us":5.00}
+                """);
+        Files.writeString(dir.resolve("h2h-rust.txt"), """
+                MEDIAN op=get_features version=v0.10.0 runs=1 rate=250000 [250000-250000] median_us=3.90 p99_us=4.50
+                """);
+        // 1 s of user and 5 s of system time over 400 000 operations: 2.5 us and 12.5 us each
+        Files.writeString(dir.resolve("h2h-rust-cpu.txt"), """
+                RUSTCPU op=get_features version=v0.10.0 rate=160000 user_s=1.00 sys_s=5.00 seconds=2.5
+                """);
+
+        Report.main(new String[] {dir.toString()});
+
+        String md = Files.readString(dir.resolve("results.md"));
+        assertTrue(md.contains("| **1.00** / **0.97** |"), md);
+        assertTrue(md.contains("| GET_FEATURES round trip | 1.00 + 3.00 µs | 2.50 + 12.50 µs | -1.50 µs | -9.50 µs |"), md);
+    }
 }
