@@ -430,36 +430,28 @@ public final class Report {
             }
             rows.add(r);
         }
-        Path rustCpu = dir.resolve("h2h-rust-cpu.txt");
-        if (Files.exists(rustCpu)) {
-            for (String line : Files.readAllLines(rustCpu)) {
-                if (line.startsWith("RUSTCPU ")) {
-                    Map<String, String> r = new LinkedHashMap<>();
-                    r.put("source", "h2h-rust-cpu");
-                    r.put("regime", "h2h");
-                    Matcher m = KV.matcher(line);
-                    while (m.find()) {
-                        r.put(m.group(1), m.group(2));
-                    }
-                    rows.add(r);
-                }
-            }
-        }
-        if (Files.exists(rust)) {
-            for (String line : Files.readAllLines(rust)) {
-                if (line.startsWith("MEDIAN ")) {
-                    Map<String, String> r = new LinkedHashMap<>();
-                    r.put("source", "h2h-rust");
-                    r.put("regime", "h2h");
-                    Matcher m = KV.matcher(line);
-                    while (m.find()) {
-                        r.put(m.group(1), m.group(2));
-                    }
-                    rows.add(r);
-                }
-            }
-        }
+        readKeyValues(rust, "MEDIAN ", "h2h-rust");
+        readKeyValues(dir.resolve("h2h-rust-cpu.txt"), "RUSTCPU ", "h2h-rust-cpu");
         return true;
+    }
+
+    /** Adds a head-to-head row per line of {@code file} that starts with {@code prefix} ({@code key=value} pairs). */
+    private void readKeyValues(Path file, String prefix, String source) throws IOException {
+        if (!Files.exists(file)) {
+            return;
+        }
+        for (String line : Files.readAllLines(file)) {
+            if (line.startsWith(prefix)) {
+                Map<String, String> r = new LinkedHashMap<>();
+                r.put("source", source);
+                r.put("regime", "h2h");
+                Matcher m = KV.matcher(line);
+                while (m.find()) {
+                    r.put(m.group(1), m.group(2));
+                }
+                rows.add(r);
+            }
+        }
     }
 
     private List<Double> h2hValues(String source, String key, Predicate<Map<String, String>> which) {
