@@ -15,7 +15,8 @@
 #   --h2h     head to head with the Rust anchor (needs ../shared/perf/rust), pinned: ROUNDS (default 3) interleaved
 #             rounds of the Rust anchor (run.sh -n 1 -p) and our SwitchCount, one run per operation, plus one run
 #             of the Rust binary per round-trip operation under /usr/bin/time for CPU per round trip; < 5 min
-#   --jfr     also record a JFR file per JMH fork (JMH -prof jfr) under DIR/jfr
+#   --jfr     also record a JFR file per JMH fork (JMH -prof jfr, CPU-time sampler) under DIR/jfr and summarise
+#             them in DIR/jfr-summary.md (io.vhost.bench.JfrSummary)
 #   --out     run directory (default vhost-benchmarks/target/bench/<UTC time>-<profile>)
 #
 # What runs, per regime, close together in time: the C floor (src/main/c/vhost_floor.c, built here with gcc), the
@@ -205,5 +206,10 @@ done
 echo "elapsed: $((SECONDS - start)) s" >>"$out/machine.txt"
 
 "$JAVA" -cp "$JAR" io.vhost.bench.Report "$out"
+if [[ -n $jfr && -d $out/jfr ]]; then
+  timeout 300 "$JAVA" -cp "$JAR" io.vhost.bench.JfrSummary "$out/jfr" >"$out/jfr-summary.md" \
+    || log "JFR summary failed (status $?); the recordings are in $out/jfr"
+  log "JFR profile per benchmark fork: $out/jfr-summary.md"
+fi
 log "done in $((SECONDS - start)) s: $out/results.md and results.json"
 cat "$out/results.md"

@@ -187,7 +187,8 @@ public final class BenchMain {
             if (jfr != null) {
                 Path dir = jfr.resolve(regime + "-" + suite + "-" + caller.toLowerCase(Locale.ROOT));
                 Files.createDirectories(dir);
-                b.addProfiler("jfr", "dir=" + dir.toAbsolutePath());
+                b.addProfiler("jfr", "dir=" + dir.toAbsolutePath() + ";configName="
+                        + JfrSummary.settings(jfr).toAbsolutePath());
             }
             String load = loadAverage();
             Collection<RunResult> results = new Runner(custom.apply(b).build()).run();
