@@ -108,6 +108,9 @@ public final class SwitchCount {
                         lat[i] = System.nanoTime() - a;
                     }
                     Arrays.sort(lat);
+                    if (Boolean.getBoolean("switchcount.deciles")) {
+                        printDeciles(lat);
+                    }
                     double ops = (double) calls * perOp;
                     if (Boolean.getBoolean("switchcount.threads")) {
                         t1s.forEach((tid, after) -> {
@@ -143,6 +146,32 @@ public final class SwitchCount {
      * GET_FEATURES from a bare caller, as {@link ControlPlaneBench#getFeaturesBareCaller()}: 12 header bytes on a raw
      * connection of our transport, the 20-byte reply read back with one receive; no front-end engine.
      */
+    /**
+     * Prints the shape of the timed calls' latencies (sorted): deciles, p95, the mean, and how much of the mean's
+     * excess over the median comes from calls above p90 and above p99 (for {@code -Dswitchcount.deciles=true}).
+     */
+    private static void printDeciles(long[] sorted) {
+        int n = sorted.length;
+        double mean = Arrays.stream(sorted).average().orElse(0);
+        long median = sorted[n / 2];
+        StringBuilder sb = new StringBuilder("latency us:");
+        for (int d = 1; d <= 9; d++) {
+            sb.append(String.format(Locale.ROOT, " p%d0 %.2f", d, sorted[n * d / 10] / 1e3));
+        }
+        sb.append(String.format(Locale.ROOT, " p95 %.2f mean %.3f", sorted[(int) (n * 0.95)] / 1e3, mean / 1e3));
+        double above90 = 0;
+        double above99 = 0;
+        for (int i = n * 9 / 10; i < n; i++) {
+            above90 += sorted[i] - median;
+            if (i >= (int) (n * 0.99)) {
+                above99 += sorted[i] - median;
+            }
+        }
+        sb.append(String.format(Locale.ROOT, "; mean - median %.3f, of it from calls above p90 %.3f, above p99 %.3f",
+                (mean - median) / 1e3, above90 / n / 1e3, above99 / n / 1e3));
+        System.err.println(sb);
+    }
+
     private static Op bareGetFeatures(Loopback.Raw raw) {
         java.nio.ByteBuffer request = java.nio.ByteBuffer.allocateDirect(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         java.nio.ByteBuffer reply = java.nio.ByteBuffer.allocateDirect(20).order(java.nio.ByteOrder.LITTLE_ENDIAN);
