@@ -2,6 +2,7 @@ package io.vhost.impl.sys;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import io.vhost.api.error.NativeCallException;
@@ -9,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.lang.ref.Reference;
 
 /**
  * {@code epoll(7)}: create, control, wait, and accessors for the packed {@code epoll_event} array.
@@ -42,8 +44,10 @@ public final class Epoll {
             Libc.downcall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle CTL =
             Libc.downcall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    // The event array goes by address (a long): a segment of a shared arena would be acquired and released around
+    // every call, two atomic operations on each wake-up of a queue worker.
     private static final MethodHandle WAIT =
-            Libc.syscall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+            Libc.syscall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT));
 
     private Epoll() {
     }
@@ -121,20 +125,26 @@ public final class Epoll {
     }
 
     /**
-     * Waits for events, retrying {@code EINTR} (with the same timeout).
+     * Waits for events, retrying {@code EINTR} (with the same timeout). The array goes to the kernel by address: its
+     * arena must stay open during the call.
      *
      * @param epfd the epoll descriptor
      * @param events an array from {@link #allocateEvents}
      * @param timeoutMillis -1 to block, 0 to poll
      * @return the number of ready events
      * @throws NativeCallException if epoll_wait fails
+     * @throws IllegalArgumentException if {@code events} is not native memory
      */
     public static int waitFor(int epfd, MemorySegment events, int timeoutMillis) throws NativeCallException {
+        if (!events.isNative()) {
+            throw new IllegalArgumentException("epoll events must be native memory, got " + events);
+        }
         CallState cs = CallState.current();
         int max = (int) (events.byteSize() / EVENT_SIZE);
+        long address = events.address();
         try {
             while (true) {
-                int n = (int) WAIT.invokeExact(cs.errnoSegment, epfd, events, max, timeoutMillis);
+                int n = (int) WAIT.invokeExact(cs.errnoSegment, epfd, address, max, timeoutMillis);
                 if (n >= 0) {
                     return n;
                 }
@@ -146,6 +156,8 @@ public final class Epoll {
             throw e;
         } catch (Throwable t) {
             throw Fail.unexpected(t);
+        } finally {
+            Reference.reachabilityFence(events);
         }
     }
 

@@ -37,7 +37,8 @@ public final class MessageBuffers implements AutoCloseable {
     }
 
     /**
-     * Sends {@code data} with {@code fdCount} descriptors attached (none when 0) in one {@code sendmsg}.
+     * Sends {@code data} with {@code fdCount} descriptors attached in one {@code sendmsg}, or without descriptors in one
+     * {@code sendto}.
      *
      * @param socket the socket
      * @param data native bytes to send
@@ -70,6 +71,9 @@ public final class MessageBuffers implements AutoCloseable {
             throws NativeCallException {
         if (fdCount < 0 || fdCount > MAX_FDS) {
             throw new IllegalArgumentException("a message carries at most " + MAX_FDS + " fds, got " + fdCount);
+        }
+        if (fdCount == 0) {
+            return Sockets.send(socket, data, offset, length, flags); // no msghdr: the kernel copies less
         }
         prepare(data, offset, length);
         if (fdCount > 0) {

@@ -1,6 +1,7 @@
 package io.vhost.impl.sys;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vhost.api.error.NativeCallException;
 import io.vhost.api.error.ProtocolViolationException;
 import io.vhost.testing.NoFdLeaks;
 import java.lang.foreign.Arena;
@@ -51,6 +53,39 @@ class SocketsTest {
                     fd.close();
                 }
             }
+        }
+    }
+
+    @Test
+    void sendsARangeWithoutFdsThroughSendtoAndReportsEagainAndEpipe() throws Exception {
+        OwnedFd[] pair = Sockets.socketPair(0, "sendto pair");
+        try (OwnedFd a = pair[0]; OwnedFd b = pair[1]; MessageBuffers out = new MessageBuffers();
+                MessageBuffers in = new MessageBuffers(); Arena arena = Arena.ofConfined()) {
+            MemorySegment data = arena.allocate(32);
+            for (int i = 0; i < 32; i++) {
+                data.set(JAVA_BYTE, i, (byte) i);
+            }
+            assertEquals(12, out.send(a.number(), data, 4, 12, new int[0], 0, 0), "bytes 4..15, no fds: sendto");
+            MemorySegment received = arena.allocate(64);
+            assertEquals(12, in.receive(b.number(), received, 0));
+            assertEquals(0, in.receivedCount());
+            for (int i = 0; i < 12; i++) {
+                assertEquals((byte) (i + 4), received.get(JAVA_BYTE, i));
+            }
+            assertThrows(IndexOutOfBoundsException.class, () -> Sockets.send(a.number(), data, 30, 4, 0));
+            assertThrows(IllegalArgumentException.class,
+                    () -> Sockets.send(a.number(), MemorySegment.ofArray(new byte[4]), 0, 4, 0));
+            MemorySegment big = arena.allocate(1 << 20);
+            long total = 0;
+            long n;
+            while ((n = Sockets.send(a.number(), big, 0, big.byteSize(), Sockets.MSG_DONTWAIT)) > 0) {
+                total += n;
+            }
+            assertEquals(-1, n, "a full socket reports EAGAIN as -1 after " + total + " bytes");
+            b.close();
+            NativeCallException e = assertThrows(NativeCallException.class,
+                    () -> Sockets.send(a.number(), data, 0, 4, 0), "no SIGPIPE: MSG_NOSIGNAL is added");
+            assertTrue(e.getMessage().contains("sendto"), e.getMessage());
         }
     }
 

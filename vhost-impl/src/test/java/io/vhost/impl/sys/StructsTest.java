@@ -95,6 +95,7 @@ class StructsTest {
               P("PROT_READ", PROT_READ); P("PROT_WRITE", PROT_WRITE); P("MAP_SHARED", MAP_SHARED);
               P("POLLIN", POLLIN); P("POLLOUT", POLLOUT); P("POLLERR", POLLERR); P("POLLHUP", POLLHUP);
               P("SYS_read", SYS_read); P("SYS_write", SYS_write); P("SYS_close", SYS_close); P("SYS_sendmsg", SYS_sendmsg);
+              P("SYS_sendto", SYS_sendto);
               P("SYS_recvmsg", SYS_recvmsg);
             #ifdef SYS_poll
               P("SYS_poll", SYS_poll);
@@ -267,7 +268,7 @@ class StructsTest {
 
     @Test
     void systemCallNumbersOfThisArchitecture() {
-        for (String call : List.of("read", "write", "close", "sendmsg", "recvmsg", "poll", "epoll_wait")) {
+        for (String call : List.of("read", "write", "close", "sendto", "sendmsg", "recvmsg", "poll", "epoll_wait")) {
             same("SYS_" + call, SyscallNumbers.of(call)); // -1 on both sides where the call does not exist
         }
     }

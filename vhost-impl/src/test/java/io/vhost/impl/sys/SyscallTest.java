@@ -62,6 +62,46 @@ class SyscallTest {
     }
 
     @Test
+    void pointersPassedAsAddressesWorkOnBothRoutes() throws Throwable {
+        // Sockets passes buffers and msghdrs as longs (no segment acquire per call): sendto with a null address,
+        // recvmsg with a msghdr, through syscall(2) and through the C library's wrappers
+        MethodHandle[] sendto = new MethodHandle[2];
+        MethodHandle[] recvmsg = new MethodHandle[2];
+        for (int route = 0; route < 2; route++) {
+            boolean direct = route == 0;
+            sendto[route] = handle("sendto",
+                    FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT),
+                    direct);
+            recvmsg[route] = handle("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), direct);
+        }
+        for (int route = 0; route < 2; route++) {
+            OwnedFd[] pair = Sockets.socketPair(0, "address route " + route);
+            try (OwnedFd a = pair[0]; OwnedFd b = pair[1]; Arena arena = Arena.ofConfined()) {
+                CallState cs = CallState.current();
+                MemorySegment data = arena.allocate(12);
+                data.set(JAVA_LONG, 0, 0x1122334455667788L);
+                data.set(JAVA_INT, 8, 99);
+                assertEquals(12L, (long) sendto[route].invokeExact(cs.errnoSegment, a.number(), data.address(), 12L,
+                        Sockets.MSG_NOSIGNAL, 0L, 0), "route " + route);
+                MemorySegment into = arena.allocate(64);
+                MemorySegment iov = arena.allocate(Structs.IOVEC);
+                iov.set(JAVA_LONG, Structs.IOVEC_BASE, into.address());
+                iov.set(JAVA_LONG, Structs.IOVEC_LEN, 64L);
+                MemorySegment msghdr = arena.allocate(Structs.MSGHDR);
+                msghdr.set(JAVA_LONG, Structs.MSGHDR_IOV, iov.address());
+                msghdr.set(JAVA_LONG, Structs.MSGHDR_IOVLEN, 1L);
+                assertEquals(12L, (long) recvmsg[route].invokeExact(cs.errnoSegment, b.number(), msghdr.address(),
+                        Sockets.MSG_DONTWAIT), "route " + route);
+                assertEquals(0x1122334455667788L, into.get(JAVA_LONG, 0));
+                assertEquals(99, into.get(JAVA_INT, 8));
+                assertEquals(-1L, (long) recvmsg[route].invokeExact(cs.errnoSegment, b.number(), msghdr.address(),
+                        Sockets.MSG_DONTWAIT));
+                assertEquals(Errno.EAGAIN, cs.errno(), "route " + route);
+            }
+        }
+    }
+
+    @Test
     void negativeIntArgumentsKeepTheirMeaning() throws Throwable {
         // poll's timeout -1 means "no timeout": an int widened by sign, which the kernel reads back as -1
         MethodHandle poll = handle("poll", POLL, true);
