@@ -15,7 +15,8 @@ import java.util.Objects;
  * or receiving a framed message with up to {@link #MAX_FDS} descriptors allocates nothing.
  *
  * <p>Not thread-safe: the owning connection uses one instance for sending and one for receiving, each under its own
- * lock. {@link #close()} frees the native memory.
+ * lock. {@link #close()} frees the native memory; the calls hand it to the kernel by address, so the owner closes it
+ * only when no call can be running.
  */
 public final class MessageBuffers implements AutoCloseable {
 
@@ -46,7 +47,7 @@ public final class MessageBuffers implements AutoCloseable {
      * @param fdCount how many of {@code fds} to attach, at most {@link #MAX_FDS}
      * @param flags extra flags ({@link Sockets#MSG_DONTWAIT})
      * @return bytes sent (possibly fewer than {@code data.byteSize()}; the descriptors went with them), or -1 on EAGAIN
-     * @throws NativeCallException if sendmsg fails
+     * @throws NativeCallException if sendmsg or sendto fails
      */
     public long send(int socket, MemorySegment data, int[] fds, int fdCount, int flags) throws NativeCallException {
         return send(socket, data, 0, data.byteSize(), fds, fdCount, flags);
@@ -64,7 +65,7 @@ public final class MessageBuffers implements AutoCloseable {
      * @param fdCount how many of {@code fds} to attach, at most {@link #MAX_FDS}
      * @param flags extra flags ({@link Sockets#MSG_DONTWAIT})
      * @return bytes sent, or -1 on EAGAIN
-     * @throws NativeCallException if sendmsg fails
+     * @throws NativeCallException if sendmsg or sendto fails
      * @throws IndexOutOfBoundsException if the range is not inside {@code data}
      */
     public long send(int socket, MemorySegment data, long offset, long length, int[] fds, int fdCount, int flags)
@@ -76,16 +77,14 @@ public final class MessageBuffers implements AutoCloseable {
             return Sockets.send(socket, data, offset, length, flags); // no msghdr: the kernel copies less
         }
         prepare(data, offset, length);
-        if (fdCount > 0) {
-            control.set(JAVA_LONG, Structs.CMSG_LEN_OFFSET, Structs.cmsgLen(4L * fdCount));
-            control.set(JAVA_INT, Structs.CMSG_LEVEL, Sockets.SOL_SOCKET);
-            control.set(JAVA_INT, Structs.CMSG_TYPE, Sockets.SCM_RIGHTS);
-            for (int i = 0; i < fdCount; i++) {
-                control.set(JAVA_INT, CMSG_DATA + 4L * i, fds[i]);
-            }
-            msghdr.set(ADDRESS, Structs.MSGHDR_CONTROL, control);
-            msghdr.set(JAVA_LONG, Structs.MSGHDR_CONTROLLEN, Structs.cmsgSpace(4L * fdCount));
+        control.set(JAVA_LONG, Structs.CMSG_LEN_OFFSET, Structs.cmsgLen(4L * fdCount));
+        control.set(JAVA_INT, Structs.CMSG_LEVEL, Sockets.SOL_SOCKET);
+        control.set(JAVA_INT, Structs.CMSG_TYPE, Sockets.SCM_RIGHTS);
+        for (int i = 0; i < fdCount; i++) {
+            control.set(JAVA_INT, CMSG_DATA + 4L * i, fds[i]);
         }
+        msghdr.set(ADDRESS, Structs.MSGHDR_CONTROL, control);
+        msghdr.set(JAVA_LONG, Structs.MSGHDR_CONTROLLEN, Structs.cmsgSpace(4L * fdCount));
         return Sockets.sendmsg(socket, msghdr, flags);
     }
 
