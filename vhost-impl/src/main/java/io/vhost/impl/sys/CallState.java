@@ -1,5 +1,6 @@
 package io.vhost.impl.sys;
 
+import io.vhost.api.error.NativeCallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -13,6 +14,8 @@ import java.lang.foreign.MemorySegment;
 final class CallState {
 
     private static final long SCRATCH_BYTES = 256;
+    /** {@link #countOrEagain}'s answer for an interrupted call ({@code EINTR}): make it again. */
+    static final long RETRY = Long.MIN_VALUE;
     private static final ThreadLocal<CallState> CURRENT = ThreadLocal.withInitial(CallState::new);
 
     /** The segment given to downcalls as their first argument. */
@@ -35,6 +38,32 @@ final class CallState {
 
     int errno() {
         return (int) Libc.ERRNO.get(errnoSegment, 0L);
+    }
+
+    /**
+     * Classifies the result of a call that returns a byte count, or -1 with {@code errno} set (read, write, sendto,
+     * sendmsg, recvmsg): the count itself; -1 for {@code EAGAIN} (nothing now on a non-blocking descriptor, or a
+     * receive timeout that ran out); {@link #RETRY} for {@code EINTR}; any other {@code errno} is thrown as the
+     * call's failure.
+     *
+     * @param n what the call returned
+     * @param call the call's name, for the message
+     * @param fd the descriptor, for the message
+     * @return the count, -1, or {@link #RETRY}
+     * @throws NativeCallException for any other error
+     */
+    long countOrEagain(long n, String call, int fd) throws NativeCallException {
+        if (n >= 0) {
+            return n;
+        }
+        int errno = errno();
+        if (errno == Errno.EAGAIN) {
+            return -1;
+        }
+        if (errno == Errno.EINTR) {
+            return RETRY;
+        }
+        throw Errno.failure(call, fd, errno);
     }
 
     /** Returns the scratch buffer cleared to zero. */

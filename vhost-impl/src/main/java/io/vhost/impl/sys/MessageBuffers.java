@@ -38,8 +38,8 @@ public final class MessageBuffers implements AutoCloseable {
     }
 
     /**
-     * Sends {@code data} with {@code fdCount} descriptors attached in one {@code sendmsg}, or without descriptors in one
-     * {@code sendto}.
+     * Sends {@code data} with {@code fdCount} descriptors attached in one {@code sendmsg}, or without descriptors in
+     * one {@code sendto}.
      *
      * @param socket the socket
      * @param data native bytes to send

@@ -360,16 +360,10 @@ public final class Sockets {
         CallState cs = CallState.current();
         try {
             while (true) {
-                long n = (long) SENDMSG.invokeExact(cs.errnoSegment, fd, address, flags | MSG_NOSIGNAL);
-                if (n >= 0) {
+                long result = (long) SENDMSG.invokeExact(cs.errnoSegment, fd, address, flags | MSG_NOSIGNAL);
+                long n = cs.countOrEagain(result, "sendmsg", fd);
+                if (n != CallState.RETRY) {
                     return n;
-                }
-                int errno = cs.errno();
-                if (errno == Errno.EAGAIN) {
-                    return -1;
-                }
-                if (errno != Errno.EINTR) {
-                    throw Errno.failure("sendmsg", fd, errno);
                 }
             }
         } catch (NativeCallException e) {
@@ -411,16 +405,11 @@ public final class Sockets {
         CallState cs = CallState.current();
         try {
             while (true) {
-                long n = (long) SENDTO.invokeExact(cs.errnoSegment, fd, address, length, flags | MSG_NOSIGNAL, 0L, 0);
-                if (n >= 0) {
+                long result = (long) SENDTO.invokeExact(cs.errnoSegment, fd, address, length, flags | MSG_NOSIGNAL,
+                        0L, 0);
+                long n = cs.countOrEagain(result, "sendto", fd);
+                if (n != CallState.RETRY) {
                     return n;
-                }
-                int errno = cs.errno();
-                if (errno == Errno.EAGAIN) {
-                    return -1;
-                }
-                if (errno != Errno.EINTR) {
-                    throw Errno.failure("sendto", fd, errno);
                 }
             }
         } catch (NativeCallException e) {
@@ -449,16 +438,10 @@ public final class Sockets {
         CallState cs = CallState.current();
         try {
             while (true) {
-                long n = (long) RECVMSG.invokeExact(cs.errnoSegment, fd, address, flags);
-                if (n >= 0) {
+                long result = (long) RECVMSG.invokeExact(cs.errnoSegment, fd, address, flags);
+                long n = cs.countOrEagain(result, "recvmsg", fd);
+                if (n != CallState.RETRY) {
                     return n;
-                }
-                int errno = cs.errno();
-                if (errno == Errno.EAGAIN) {
-                    return -1;
-                }
-                if (errno != Errno.EINTR) {
-                    throw Errno.failure("recvmsg", fd, errno);
                 }
             }
         } catch (NativeCallException e) {

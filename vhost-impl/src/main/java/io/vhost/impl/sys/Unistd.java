@@ -102,16 +102,10 @@ public final class Unistd {
         CallState cs = CallState.current();
         try {
             while (true) {
-                long n = (long) READ.invokeExact(cs.errnoSegment, fd, buffer, buffer.byteSize());
-                if (n >= 0) {
+                long result = (long) READ.invokeExact(cs.errnoSegment, fd, buffer, buffer.byteSize());
+                long n = cs.countOrEagain(result, "read", fd);
+                if (n != CallState.RETRY) {
                     return n;
-                }
-                int errno = cs.errno();
-                if (errno == Errno.EAGAIN) {
-                    return -1;
-                }
-                if (errno != Errno.EINTR) {
-                    throw Errno.failure("read", fd, errno);
                 }
             }
         } catch (NativeCallException e) {
@@ -133,16 +127,10 @@ public final class Unistd {
         CallState cs = CallState.current();
         try {
             while (true) {
-                long n = (long) WRITE.invokeExact(cs.errnoSegment, fd, buffer, buffer.byteSize());
-                if (n >= 0) {
+                long result = (long) WRITE.invokeExact(cs.errnoSegment, fd, buffer, buffer.byteSize());
+                long n = cs.countOrEagain(result, "write", fd);
+                if (n != CallState.RETRY) {
                     return n;
-                }
-                int errno = cs.errno();
-                if (errno == Errno.EAGAIN) {
-                    return -1;
-                }
-                if (errno != Errno.EINTR) {
-                    throw Errno.failure("write", fd, errno);
                 }
             }
         } catch (NativeCallException e) {
