@@ -324,8 +324,7 @@ public final class JfrSummary {
         if (allocated > 0) {
             md.append(", most: ");
             List<String> top = new ArrayList<>();
-            p.allocation().entrySet().stream()
-                    .sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(5)
+            ordered(p.allocation()).entrySet().stream().limit(5)
                     .forEach(e -> top.add(String.format(Locale.ROOT, "%s %.0f %%", e.getKey(),
                             100 * e.getValue() / allocated)));
             md.append(String.join(", ", top));

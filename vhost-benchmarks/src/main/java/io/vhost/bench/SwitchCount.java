@@ -143,10 +143,6 @@ public final class SwitchCount {
     }
 
     /**
-     * GET_FEATURES from a bare caller, as {@link ControlPlaneBench#getFeaturesBareCaller()}: 12 header bytes on a raw
-     * connection of our transport, the 20-byte reply read back with one receive; no front-end engine.
-     */
-    /**
      * Prints the shape of the timed calls' latencies (sorted): deciles, p95, the mean, and how much of the mean's
      * excess over the median comes from calls above p90 and above p99 (for {@code -Dswitchcount.deciles=true}).
      */
@@ -172,6 +168,10 @@ public final class SwitchCount {
         System.err.println(sb);
     }
 
+    /**
+     * GET_FEATURES from a bare caller, as {@link ControlPlaneBench#getFeaturesBareCaller()}: 12 header bytes on a raw
+     * connection of our transport, the 20-byte reply read back with one receive; no front-end engine.
+     */
     private static Op bareGetFeatures(Loopback.Raw raw) {
         java.nio.ByteBuffer request = java.nio.ByteBuffer.allocateDirect(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         java.nio.ByteBuffer reply = java.nio.ByteBuffer.allocateDirect(20).order(java.nio.ByteOrder.LITTLE_ENDIAN);

@@ -8,7 +8,6 @@ import io.vhost.api.error.NativeCallException;
 import io.vhost.api.error.ProtocolViolationException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.Objects;
 
 /**
  * Reusable native {@code msghdr}, {@code iovec} and control buffer for one direction of one socket, so that sending
@@ -169,11 +168,8 @@ public final class MessageBuffers implements AutoCloseable {
     }
 
     private void prepare(MemorySegment data, long offset, long length) {
-        if (!data.isNative()) {
-            throw new IllegalArgumentException("socket buffers must be native memory, got " + data);
-        }
-        Objects.checkFromIndexSize(offset, length, data.byteSize());
-        iovec.set(JAVA_LONG, Structs.IOVEC_BASE, data.address() + offset); // ADDRESS is 8 bytes here (StructsTest)
+        // ADDRESS is 8 bytes here (StructsTest)
+        iovec.set(JAVA_LONG, Structs.IOVEC_BASE, Sockets.bufferAddress(data, offset, length));
         iovec.set(JAVA_LONG, Structs.IOVEC_LEN, length);
         msghdr.set(ADDRESS, Structs.MSGHDR_NAME, MemorySegment.NULL);
         msghdr.set(JAVA_INT, Structs.MSGHDR_NAMELEN, 0);

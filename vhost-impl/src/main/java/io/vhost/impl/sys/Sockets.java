@@ -397,11 +397,7 @@ public final class Sockets {
      */
     public static long send(int fd, MemorySegment data, long offset, long length, int flags)
             throws NativeCallException {
-        if (!data.isNative()) {
-            throw new IllegalArgumentException("socket buffers must be native memory, got " + data);
-        }
-        Objects.checkFromIndexSize(offset, length, data.byteSize());
-        long address = data.address() + offset;
+        long address = bufferAddress(data, offset, length);
         CallState cs = CallState.current();
         try {
             while (true) {
@@ -451,6 +447,24 @@ public final class Sockets {
         } finally {
             Reference.reachabilityFence(msghdr);
         }
+    }
+
+    /**
+     * The address of bytes {@code [offset, offset + length)} of a socket buffer, checked: native memory, range inside.
+     *
+     * @param data the buffer
+     * @param offset where the bytes start
+     * @param length how many
+     * @return {@code data.address() + offset}
+     * @throws IllegalArgumentException if {@code data} is not native memory
+     * @throws IndexOutOfBoundsException if the range is not inside {@code data}
+     */
+    static long bufferAddress(MemorySegment data, long offset, long length) {
+        if (!data.isNative()) {
+            throw new IllegalArgumentException("socket buffers must be native memory, got " + data);
+        }
+        Objects.checkFromIndexSize(offset, length, data.byteSize());
+        return data.address() + offset;
     }
 
     private static long msghdrAddress(MemorySegment msghdr) {

@@ -25,8 +25,8 @@ import java.util.concurrent.locks.StampedLock;
 
 /**
  * The FFM transport: a non-blocking socket, {@code sendmsg} (or {@code sendto} when no descriptors go along) and
- * {@code recvmsg} with reusable native buffers, waiting on
- * {@code EAGAIN} through the {@link Poller} on virtual threads and in {@code poll(2)} on platform threads.
+ * {@code recvmsg} with reusable native buffers, waiting on {@code EAGAIN} through the {@link Poller} on virtual
+ * threads and in {@code poll(2)} on platform threads.
  *
  * <p>Closing: {@link #close()} shuts the socket down (waking blocked operations), then takes the write side of an
  * in-use lock that every operation holds for reading, so the descriptor is closed only when no operation can still
