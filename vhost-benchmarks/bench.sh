@@ -21,8 +21,9 @@
 #
 # What runs, per regime, close together in time: the C floor (src/main/c/vhost_floor.c, built here with gcc), the
 # Rust anchor (only when ../shared/perf/rust exists beside the project root, or VHOST_BENCH_SHARED points at a
-# shared/ folder; built with its build.sh on first use) and our JMH benchmarks and session-scale program. Writes
-# java-*.jsonl, floor-*.jsonl, rust-*.txt, machine.txt, then results.json and results.md (printed at the end).
+# shared/ folder; built with its build.sh on first use, before the run's clock starts) and our JMH benchmarks and
+# session-scale program. Writes java-*.jsonl, floor-*.jsonl, rust-*.txt, machine.txt, then results.json and results.md
+# (printed at the end).
 # Needs: JDK 25 (found under /usr/lib/jvm, or VHOST_BENCH_JAVA), gcc, taskset; Maven to build benchmarks.jar when it is
 # missing or older than the sources; qemu-storage-daemon for the blk data-plane comparison and dpdk-testpmd (dpdk-dev)
 # for the net data plane against DPDK (each skipped with a message without it).
@@ -74,24 +75,27 @@ out=${out:-$HERE/target/bench/$(date -u +%Y%m%dT%H%M%SZ)-$profile}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 ln -sfn "$out" "$HERE/target/bench/latest" 2>/dev/null || true
-start=$SECONDS
 
-# ---- the C floor
-FLOOR=$out/vhost_floor
-gcc -O2 -pthread -o "$FLOOR" "$HERE/src/main/c/vhost_floor.c"
-
-# ---- the Rust anchor (outside the project; optional)
+# ---- the Rust anchor (outside the project; optional). Its first-use build (about a minute, cargo offline) is set-up,
+# like the Maven build above: it happens before the clock starts and its time is logged apart.
 SHARED=${VHOST_BENCH_SHARED:-$ROOT/../shared}
 RUST=$SHARED/perf/rust
 if [[ -x $RUST/run.sh ]]; then
   if [[ ! -x $RUST/bin/vhost-bench-v0.10.0 ]]; then
-    log "building the Rust anchor ($RUST/build.sh)"
+    log "building the Rust anchor ($RUST/build.sh; not counted in the run time)"
+    built=$SECONDS
     "$RUST/build.sh" >"$out/rust-build.log" 2>&1 || { log "Rust anchor build failed, see $out/rust-build.log"; RUST=; }
+    log "Rust anchor build took $((SECONDS - built)) s"
   fi
 else
   log "no Rust anchor at $RUST: ratios to Rust are left out"
   RUST=
 fi
+start=$SECONDS
+
+# ---- the C floor
+FLOOR=$out/vhost_floor
+gcc -O2 -pthread -o "$FLOOR" "$HERE/src/main/c/vhost_floor.c"
 
 if [[ $profile == h2h ]]; then
   [[ -n $RUST ]] || { echo "bench.sh: --h2h needs the Rust anchor (../shared/perf/rust or VHOST_BENCH_SHARED)" >&2; exit 1; }
@@ -170,7 +174,8 @@ for regime in "${regime_list[@]}"; do
     *) echo "bench.sh: regime $regime is not pinned or unpinned" >&2; exit 2 ;;
   esac
   log "$regime: C floor"
-  for mode in "rt" "rt --fd" "oneway" "efd"; do
+  # rt --rcvtimeo-us: the same round trip with our brief waits' receive timeout (BriefWait.DEFAULT_MICROS) on both ends
+  for mode in "rt" "rt --fd" "rt --rcvtimeo-us 4000" "oneway" "efd"; do
     # shellcheck disable=SC2086
     timeout 30 "${prefix[@]}" "$FLOOR" $mode --seconds "$secs" --warmup "$warm" >>"$out/floor-$regime.jsonl" \
       || log "C floor $mode failed or timed out (status $?)"

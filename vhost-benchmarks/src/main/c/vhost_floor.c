@@ -10,11 +10,15 @@
  *            message was read before the clock stops. Reported as messages per second.
  *   efd      eventfd ping-pong: each thread blocks in epoll_wait on its own eventfd and signals the other's.
  *
+ * --rcvtimeo-us N (rt, oneway) sets SO_RCVTIMEO to N microseconds on both ends, as vhost-java's FFM transport does
+ * for its brief waits (a blocking recvmsg bounded by about one scheduler tick): every receive that sleeps then arms
+ * and cancels a kernel timer. A receive that times out (none should once both threads run) is retried.
+ *
  * Output: one JSON object per line, e.g.
- *   {"bench":"rt","fds":0,"seconds":2.00,"ops":171234,"ops_per_s":85617,"median_us":11.4,"p99_us":19.0}
+ *   {"bench":"rt","fds":0,"rcvtimeo_us":0,"seconds":2.00,"ops":171234,"ops_per_s":85617,"median_us":11.4,"p99_us":19.0}
  *
  * Build: gcc -O2 -pthread -o vhost_floor vhost_floor.c
- * Usage: vhost_floor rt|oneway|efd [--fd] [--seconds S] [--warmup S] [--pin same|split|none]
+ * Usage: vhost_floor rt|oneway|efd [--fd] [--rcvtimeo-us N] [--seconds S] [--warmup S] [--pin same|split|none]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +38,8 @@
 #define HDR 12
 #define BODY 8
 #define MAX_SAMPLES (1 << 24)
+
+static long rcvtimeo_us; /* 0: receives block without a timeout */
 
 static void die(const char *what) {
     fprintf(stderr, "vhost_floor: %s: %s\n", what, strerror(errno));
@@ -83,7 +89,7 @@ static void read_exact(int sock, void *dst, size_t len) {
     size_t got = 0;
     while (got < len) {
         ssize_t n = recv(sock, (char *) dst + got, len - got, 0);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
         if (n <= 0) die("recv");
         got += (size_t) n;
     }
@@ -100,7 +106,8 @@ static uint32_t recv_msg(int sock) {
     mh.msg_control = ctl.raw;
     mh.msg_controllen = sizeof ctl.raw;
     ssize_t n;
-    do { n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    do { n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC); } while (n < 0 && (errno == EINTR || errno == EAGAIN
+                                                                      || errno == EWOULDBLOCK));
     if (n <= 0) die("recvmsg");
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -132,8 +139,8 @@ static void report(const char *bench, int fds, double secs, long ops, double *sa
         median = samples[nsamples / 2] * 1e6;
         p99 = samples[(long) (nsamples * 0.99)] * 1e6;
     }
-    printf("{\"bench\":\"%s\",\"fds\":%d,\"seconds\":%.2f,\"ops\":%ld,\"ops_per_s\":%.0f,"
-           "\"median_us\":%.2f,\"p99_us\":%.2f}\n", bench, fds, secs, ops, ops / secs, median, p99);
+    printf("{\"bench\":\"%s\",\"fds\":%d,\"rcvtimeo_us\":%ld,\"seconds\":%.2f,\"ops\":%ld,\"ops_per_s\":%.0f,"
+           "\"median_us\":%.2f,\"p99_us\":%.2f}\n", bench, fds, rcvtimeo_us, secs, ops, ops / secs, median, p99);
     fflush(stdout);
 }
 
@@ -156,6 +163,12 @@ static void *server(void *arg) {
 static void run_socket(int oneway, int with_fd, double secs, double warm, int cpu_a, int cpu_b) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
+    if (rcvtimeo_us > 0) {
+        struct timeval tv = {rcvtimeo_us / 1000000, rcvtimeo_us % 1000000};
+        for (int i = 0; i < 2; i++) {
+            if (setsockopt(sv[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) die("setsockopt SO_RCVTIMEO");
+        }
+    }
     struct peer srv = {sv[1], cpu_b, -1};
     pthread_t t;
     if (pthread_create(&t, NULL, server, &srv) != 0) die("pthread_create");
@@ -280,7 +293,8 @@ static void run_efd(double secs, double warm, int cpu_a, int cpu_b) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s rt|oneway|efd [--fd] [--seconds S] [--warmup S] [--pin same|split|none]\n", argv[0]);
+        fprintf(stderr, "usage: %s rt|oneway|efd [--fd] [--rcvtimeo-us N] [--seconds S] [--warmup S]"
+                " [--pin same|split|none]\n", argv[0]);
         return 2;
     }
     const char *mode = argv[1];
@@ -288,6 +302,7 @@ int main(int argc, char **argv) {
     double secs = 2.0, warm = 0.3;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--fd")) with_fd = 1;
+        else if (!strcmp(argv[i], "--rcvtimeo-us") && i + 1 < argc) rcvtimeo_us = atol(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atof(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warm = atof(argv[++i]);
         else if (!strcmp(argv[i], "--pin") && i + 1 < argc) {
@@ -298,6 +313,7 @@ int main(int argc, char **argv) {
         } else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
     if (secs <= 0 || secs > 600 || warm < 0 || warm > 60) { fprintf(stderr, "bad duration\n"); return 2; }
+    if (rcvtimeo_us < 0 || rcvtimeo_us > 60000000) { fprintf(stderr, "--rcvtimeo-us 0..60000000\n"); return 2; }
     if (!strcmp(mode, "rt")) run_socket(0, with_fd, secs, warm, cpu_a, cpu_b);
     else if (!strcmp(mode, "oneway")) run_socket(1, with_fd, secs, warm, cpu_a, cpu_b);
     else if (!strcmp(mode, "efd")) run_efd(secs, warm, cpu_a, cpu_b);

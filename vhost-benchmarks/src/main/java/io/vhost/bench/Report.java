@@ -118,8 +118,7 @@ public final class Report {
         md.append("---|".repeat(CALLERS.length)).append("---|---|---|\n");
         for (String[] op : OPS) {
             boolean oneway = op[2].equals("oneway");
-            Map<String, String> floor = find(r -> r.get("regime").equals(regime) && r.get("source").equals("c-floor")
-                    && op[2].equals(r.get("bench")) && op[3].equals(r.get("fds")));
+            Map<String, String> floor = floor(regime, op[2], op[3], false);
             Map<String, String> rustOld = rust(regime, op[1], "v0.10.0");
             Map<String, String> rustHead = rust(regime, op[1], "HEAD");
             md.append("| ").append(op[4]).append(floor != null && op[0].startsWith("setMemTableAck") ? " ¹" : "")
@@ -138,6 +137,28 @@ public final class Report {
                     .append(ratio(ref, Figure.of(rustHead), oneway)).append(" |\n");
         }
         md.append("\n¹ The C floor has no 8-fd mode: SET_MEM_TABLE is compared with its 1-fd round trip.\n");
+        Map<String, String> plain = floor(regime, "rt", "0", false);
+        Map<String, String> timed = floor(regime, "rt", "0", true);
+        if (plain != null && timed != null) {
+            Figure p = Figure.of(plain);
+            Figure t = Figure.of(timed);
+            md.append("\nThe same C round trip with `SO_RCVTIMEO` of ").append(timed.get("rcvtimeo_us"))
+                    .append(" µs on both ends, as our brief waits bound a carrier's blocking receive (each"
+                            + " receive that sleeps arms and cancels a kernel timer): ").append(t.cell(false)).append(", ")
+                    .append(ratio(t, p, false)).append(" × the plain floor");
+            Figure ours = ours(regime, "getFeatures", "FFM", "virtual", null);
+            if (ours != null) {
+                md.append("; our GET_FEATURES (FFM, virtual) ÷ this floor ").append(ratio(ours, t, false));
+            }
+            md.append(".\n");
+        }
+    }
+
+    /** The C floor's row for a pattern; {@code timed}: the run with a receive timeout ({@code --rcvtimeo-us}). */
+    private Map<String, String> floor(String regime, String bench, String fds, boolean timed) {
+        return find(r -> r.get("regime").equals(regime) && r.get("source").equals("c-floor")
+                && bench.equals(r.get("bench")) && fds.equals(r.get("fds"))
+                && (d(r, "rcvtimeo_us") > 0) == timed);
     }
 
     private void kickTable(String regime) {

@@ -21,7 +21,8 @@ class ReportTest {
     void ratiosAreOurTimeOverTheAnchorsTimeAndOneWayRatesAreInverted() throws Exception {
         Files.writeString(dir.resolve("machine.txt"), "cpu: test\n");
         Files.writeString(dir.resolve("floor-pinned.jsonl"), """
-                {"bench":"rt","fds":0,"seconds":2.00,"ops":200000,"ops_per_s":100000,"median_us":10.00,"p99_us":20.00}
+                {"bench":"rt","fds":0,"rcvtimeo_us":4000,"seconds":2.00,"ops":160000,"ops_per_s":80000,"median_us":12.50,"p99_us":21.00}
+                {"bench":"rt","fds":0,"rcvtimeo_us":0,"seconds":2.00,"ops":200000,"ops_per_s":100000,"median_us":10.00,"p99_us":20.00}
                 {"bench":"rt","fds":1,"seconds":2.00,"ops":100000,"ops_per_s":50000,"median_us":20.00,"p99_us":30.00}
                 {"bench":"oneway","fds":0,"seconds":2.00,"ops":800000,"ops_per_s":400000,"median_us":0.00,"p99_us":0.00}
                 {"bench":"efd","fds":0,"seconds":2.00,"ops":400000,"ops_per_s":200000,"median_us":5.00,"p99_us":9.00}
@@ -44,6 +45,10 @@ class ReportTest {
         String md = Files.readString(dir.resolve("results.md"));
         // GET_FEATURES: 25 us over the C floor's 10 us and Rust's 12.5 us
         assertTrue(md.contains("| **2.50** | **2.00** | – |"), md);
+        // the floor with a receive timeout, listed first above, is not the plain floor: it gets a line of its own
+        assertTrue(md.contains("of 4000 µs on both ends"), md);
+        assertTrue(md.contains("12.50 µs (21.00), 80.0 k/s, **1.25** × the plain floor; our GET_FEATURES (FFM, virtual)"
+                + " ÷ this floor **2.00**."), md);
         // one-way: C 400 k/s and Rust HEAD 200 k/s over our 100 k/s
         assertTrue(md.contains("100.0 k/s | – | – | – | **4.00** | – | **2.00** |"), md);
         // data plane: IOPS ratio ours over qsd
