@@ -24,9 +24,10 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * The FFM transport: a non-blocking socket, {@code sendmsg} (or {@code sendto} when no descriptors go along) and
- * {@code recvmsg} with reusable native buffers, waiting on {@code EAGAIN} through the {@link Poller} on virtual
- * threads and in {@code poll(2)} on platform threads.
+ * The FFM transport: a socket, {@code sendmsg} (or {@code sendto} when no descriptors go along) and {@code recvmsg}
+ * with reusable native buffers. A receive that has to wait first blocks in one {@code recvmsg} bounded by the socket's
+ * receive timeout (on a virtual thread only with a {@link BriefWait} ticket), then, once that has run out, waits
+ * through the {@link Poller} on virtual threads and in {@code poll(2)} on platform threads.
  *
  * <p>Closing: {@link #close()} shuts the socket down (waking blocked operations), then takes the write side of an
  * in-use lock that every operation holds for reading, so the descriptor is closed only when no operation can still
@@ -63,8 +64,8 @@ final class FfmConnection implements Connection {
     private OwnedFd writeWatch; // a copy of the socket fd for send waits (its own epoll registration); likewise
 
     FfmConnection(OwnedFd socket, String description, Poller poller) throws NativeCallException {
-        // Blocking mode with a receive timeout: a virtual thread holding a brief-wait ticket waits and reads in one
-        // blocking recvmsg; every other call passes MSG_DONTWAIT and never blocks.
+        // Blocking mode with a receive timeout: a virtual thread holding a brief-wait ticket, and a platform thread,
+        // wait and read in one blocking recvmsg; every other call passes MSG_DONTWAIT and never blocks.
         Unistd.setNonBlocking(socket.number(), false);
         if (BriefWait.limitNanos() > 0) {
             Sockets.setReceiveTimeout(socket.number(), Math.max(1_000, BriefWait.limitNanos()));
@@ -258,9 +259,10 @@ final class FfmConnection implements Connection {
     }
 
     /**
-     * One {@code recvmsg} into {@code into} that returns data or end of stream, waiting as long as it takes: a
-     * virtual thread first in one blocking, timed {@code recvmsg} on its carrier ({@link BriefWait}: waiting and
-     * reading in one call), then parked through the poller; a platform thread in {@code poll(2)}. Sets
+     * One {@code recvmsg} into {@code into} that returns data or end of stream, waiting as long as it takes: first in
+     * one blocking {@code recvmsg} bounded by the receive timeout (waiting and reading in one call; a virtual thread
+     * only with a {@link BriefWait} ticket, since it holds its carrier), then, once that ran out, a virtual thread
+     * parked through the poller and a platform thread in {@code poll(2)} without a timeout. Sets
      * {@link #lastReceiveWaited}. A message's first bytes found without parking (by the brief wait or at once) end
      * the registration an earlier park left in the poller ({@link Poller.Interest}).
      *
@@ -274,8 +276,9 @@ final class FfmConnection implements Connection {
     private long receiveSome(MemorySegment into, long offset, long length, boolean waitFirst, boolean messageStart)
             throws IOException {
         boolean virtual = Thread.currentThread().isVirtual();
-        boolean tryNow = !(waitFirst && virtual);
+        boolean tryNow = !waitFirst;
         boolean parked = false;
+        boolean blockedOnce = false;
         lastReceiveWaited = false;
         try {
             while (true) {
@@ -291,6 +294,19 @@ final class FfmConnection implements Connection {
                 tryNow = true;
                 lastReceiveWaited = true;
                 if (!virtual) {
+                    if (!blockedOnce) {
+                        // A platform thread may block: wait and read in one recvmsg, bounded by the SO_RCVTIMEO (a
+                        // socket without one blocks until data or shutdown). Once that runs out, the connection is
+                        // idle: poll without a timeout, so that an idle platform reader does not wake every tick.
+                        blockedOnce = true;
+                        long n = receiveBuffers.receive(fd, into, offset, length, 0);
+                        if (n >= 0) {
+                            if (messageStart) {
+                                readInterest.readyWithoutPark();
+                            }
+                            return n;
+                        }
+                    }
                     Unistd.poll(fd, Unistd.POLLIN, -1);
                     continue;
                 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vhost.api.Fd;
 import io.vhost.api.error.PeerDisconnectedException;
@@ -12,6 +13,9 @@ import io.vhost.impl.poll.Poller;
 import io.vhost.testing.EpollEntries;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -84,6 +88,49 @@ class FfmConnectionTest extends ConnectionContractTest {
     }
 
     /** Starts a virtual thread that receives one message on {@code c}: its payload, or what it threw, goes to result. */
+    @Test
+    void aPlatformReceiverWaitsInRecvmsgUntilItsTimeoutAndThenInPollUntilDataComes() throws Exception {
+        // poll-family system calls by architecture (x86-64: poll, ppoll; aarch64 has only ppoll)
+        List<Long> pollCalls = switch (System.getProperty("os.arch")) {
+            case "amd64", "x86_64" -> List.of(7L, 271L);
+            case "aarch64" -> List.of(73L);
+            default -> List.of();
+        };
+        assumeTrue(!pollCalls.isEmpty(), "system call numbers known for x86-64 and aarch64 only");
+        AtomicReference<Object> result = new AtomicReference<>();
+        String name = "ffm-idle-reader"; // at most 15 characters: the kernel's task name
+        Thread reader = Thread.ofPlatform().name(name).start(() -> {
+            try {
+                result.set(receive(b, new ArrayList<>(), true));
+            } catch (IOException | RuntimeException e) {
+                result.set(e);
+            }
+        });
+        // Its one blocking recvmsg runs out after the brief-wait limit (a few ms); from then on the idle reader sleeps
+        // in poll without a timeout instead of waking every scheduler tick.
+        await().atMost(BOUND).until(() -> pollCalls.contains(systemCallOf(name)));
+        a.send(message(1, new byte[] {7}, false), List.of());
+        assertTrue(reader.join(BOUND));
+        assertArrayEquals(new byte[] {7}, (byte[]) result.get());
+    }
+
+    /** The system call a thread of this JVM (found by its name) is blocked in, or -1 (running, or not found). */
+    private static long systemCallOf(String threadName) throws IOException {
+        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    if (Files.readString(task.resolve("comm")).strip().equals(threadName)) {
+                        String call = Files.readString(task.resolve("syscall")).strip();
+                        return call.equals("running") ? -1 : Long.parseLong(call.split(" ")[0]);
+                    }
+                } catch (NoSuchFileException e) {
+                    // the task ended meanwhile
+                }
+            }
+        }
+        return -1;
+    }
+
     private static Thread receiveOnVirtualThread(Connection c, AtomicReference<Object> result) {
         return Thread.ofVirtual().start(() -> {
             try {
