@@ -174,8 +174,12 @@ for regime in "${regime_list[@]}"; do
     *) echo "bench.sh: regime $regime is not pinned or unpinned" >&2; exit 2 ;;
   esac
   log "$regime: C floor"
-  # rt --rcvtimeo-us: the same round trip with our brief waits' receive timeout (BriefWait.DEFAULT_MICROS) on both ends
-  for mode in "rt" "rt --fd" "rt --rcvtimeo-us 4000" "oneway" "efd"; do
+  # rt --rcvtimeo-us: the same round trip with our brief waits' receive timeout (BriefWait.DEFAULT_MICROS) on both ends;
+  # pinned only (unpinned, where the two threads land decides the figure), right after the plain one
+  modes=("rt")
+  [[ $regime == pinned ]] && modes+=("rt --rcvtimeo-us 4000")
+  modes+=("rt --fd" "oneway" "efd")
+  for mode in "${modes[@]}"; do
     # shellcheck disable=SC2086
     timeout 30 "${prefix[@]}" "$FLOOR" $mode --seconds "$secs" --warmup "$warm" >>"$out/floor-$regime.jsonl" \
       || log "C floor $mode failed or timed out (status $?)"
