@@ -144,8 +144,8 @@ public final class Report {
             Figure t = Figure.of(timed);
             md.append("\nThe same C round trip with `SO_RCVTIMEO` of ").append(timed.get("rcvtimeo_us"))
                     .append(" µs on both ends, as our brief waits bound a carrier's blocking receive (each"
-                            + " receive that sleeps arms and cancels a kernel timer): ").append(t.cell(false)).append(", ")
-                    .append(ratio(t, p, false)).append(" × the plain floor");
+                            + " receive that sleeps arms and cancels a kernel timer): ")
+                    .append(t.cell(false)).append(", ").append(ratio(t, p, false)).append(" × the plain floor");
             Figure ours = ours(regime, "getFeatures", "FFM", "virtual", null);
             if (ours != null) {
                 md.append("; our GET_FEATURES (FFM, virtual) ÷ this floor ").append(ratio(ours, t, false));

@@ -87,7 +87,6 @@ class FfmConnectionTest extends ConnectionContractTest {
         assertArrayEquals(new byte[] {6}, (byte[]) received.get());
     }
 
-    /** Starts a virtual thread that receives one message on {@code c}: its payload, or what it threw, goes to result. */
     @Test
     void aPlatformReceiverWaitsInRecvmsgUntilItsTimeoutAndThenInPollUntilDataComes() throws Exception {
         // poll-family system calls by architecture (x86-64: poll, ppoll; aarch64 has only ppoll)
@@ -97,6 +96,7 @@ class FfmConnectionTest extends ConnectionContractTest {
             default -> List.of();
         };
         assumeTrue(!pollCalls.isEmpty(), "system call numbers known for x86-64 and aarch64 only");
+        assumeTrue(Files.isReadable(Path.of("/proc/thread-self/syscall")), "/proc/*/syscall is not readable here");
         AtomicReference<Object> result = new AtomicReference<>();
         String name = "ffm-idle-reader"; // at most 15 characters: the kernel's task name
         Thread reader = Thread.ofPlatform().name(name).start(() -> {
@@ -131,6 +131,7 @@ class FfmConnectionTest extends ConnectionContractTest {
         return -1;
     }
 
+    /** Starts a virtual thread that receives one message on {@code c}: its payload, or what it threw, goes to result. */
     private static Thread receiveOnVirtualThread(Connection c, AtomicReference<Object> result) {
         return Thread.ofVirtual().start(() -> {
             try {
