@@ -253,7 +253,7 @@ final class RequestEngine implements ChannelSender.Negotiated {
             LOG.log(Level.WARNING, () -> name + ": malformed message, closing the connection: " + e.getMessage());
             throw e;
         }
-        try (message) {
+        try {
             boolean ok = dispatch(h, message);
             if (metrics.enabled()) {
                 metrics.handled(message.request(), VhostUserCodec.HEADER_BYTES + h.size(), System.nanoTime() - start,
@@ -262,8 +262,23 @@ final class RequestEngine implements ChannelSender.Negotiated {
         } catch (EndSession e) {
             metrics.error("unanswerable");
             throw e.vhostCause();
+        } finally {
+            closeUnclaimed(message);
         }
         return true;
+    }
+
+    /**
+     * Closes the descriptors a request brought that its handler did not take: a memory table's (up to 8, usually
+     * consecutive numbers) in one system call where possible ({@link OwnedFd#closeAll}), the others as the message
+     * closes them.
+     */
+    private static void closeUnclaimed(FrontendMessage message) {
+        if (message instanceof FrontendMessage.SetMemTable table) {
+            OwnedFd.closeAll(table.fds());
+        } else {
+            message.close();
+        }
     }
 
     /**

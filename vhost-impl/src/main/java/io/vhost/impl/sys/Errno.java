@@ -24,6 +24,8 @@ public final class Errno {
     public static final int EINVAL = 22;
     /** Broken pipe. */
     public static final int EPIPE = 32;
+    /** Function not implemented (a system call this kernel does not have). */
+    public static final int ENOSYS = 38;
     /** Socket operation on non-socket. */
     public static final int ENOTSOCK = 88;
     /** Address already in use. */

@@ -4,6 +4,7 @@ import io.vhost.api.Fd;
 import io.vhost.api.error.NativeCallException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -151,6 +152,69 @@ public final class OwnedFd implements Fd {
                 LOG.log(System.Logger.Level.WARNING, "closing " + role() + ": " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * Closes the descriptors of a list as each one's {@link #close()} would, but the open {@code OwnedFd}s among them
+     * in one {@code close_range(2)} when their numbers are consecutive, as a message's descriptors usually are (the
+     * kernel installs received descriptors at the lowest free numbers): for a {@code SET_MEM_TABLE} with 8 regions
+     * one system call instead of eight. Where that does not apply (other numbers, other {@link Fd} implementations,
+     * no {@code close_range}), they are closed one by one. Like {@link #close()}, logs rather than throws.
+     *
+     * @param fds owners to close; closed or taken ones are skipped
+     */
+    public static void closeAll(List<? extends Fd> fds) {
+        int size = fds.size();
+        if (size < 2) {
+            if (size == 1) {
+                fds.get(0).close();
+            }
+            return;
+        }
+        int[] numbers = new int[size];
+        int count = 0;
+        int min = Integer.MAX_VALUE;
+        int max = -1;
+        for (int i = 0; i < size; i++) {
+            Fd fd = fds.get(i);
+            if (fd instanceof OwnedFd owned && STATE.compareAndSet(owned, OPEN, CLOSED)) {
+                int n = owned.number;
+                numbers[count++] = n;
+                min = Math.min(min, n);
+                max = Math.max(max, n);
+            } else {
+                fd.close(); // not ours to batch, or already closed or taken (then nothing happens)
+            }
+        }
+        if (count >= 2 && consecutive(numbers, count, min, max)) {
+            try {
+                if (Unistd.closeRange(min, max)) {
+                    return;
+                }
+            } catch (NativeCallException e) {
+                // with no flags it fails only before closing anything: close them one by one instead
+                LOG.log(System.Logger.Level.WARNING, "closing fds " + min + " to " + max + ": " + e.getMessage());
+            }
+        }
+        for (int i = 0; i < count; i++) {
+            try {
+                Unistd.close(numbers[i]);
+            } catch (NativeCallException e) {
+                LOG.log(System.Logger.Level.WARNING, "closing fd " + numbers[i] + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** Whether {@code count} numbers between {@code min} and {@code max} are each number of that range once. */
+    static boolean consecutive(int[] numbers, int count, int min, int max) {
+        if (max - min + 1 != count || count > Long.SIZE) {
+            return false;
+        }
+        long seen = 0;
+        for (int i = 0; i < count; i++) {
+            seen |= 1L << (numbers[i] - min);
+        }
+        return Long.bitCount(seen) == count; // a number twice would leave a gap, which must not be closed
     }
 
     @Override

@@ -15,9 +15,9 @@ final class SyscallNumbers {
     static final long UNKNOWN = -1;
 
     private static final Map<String, Long> X86_64 = Map.of("read", 0L, "write", 1L, "close", 3L, "poll", 7L,
-            "sendto", 44L, "sendmsg", 46L, "recvmsg", 47L, "epoll_wait", 232L);
+            "sendto", 44L, "sendmsg", 46L, "recvmsg", 47L, "epoll_wait", 232L, "close_range", 436L);
     private static final Map<String, Long> AARCH64 = Map.of("close", 57L, "read", 63L, "write", 64L,
-            "sendto", 206L, "sendmsg", 211L, "recvmsg", 212L);
+            "sendto", 206L, "sendmsg", 211L, "recvmsg", 212L, "close_range", 436L);
     private static final Map<String, Long> CURRENT = forArch(System.getProperty("os.arch", ""));
 
     private SyscallNumbers() {

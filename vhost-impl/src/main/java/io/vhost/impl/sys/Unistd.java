@@ -66,6 +66,9 @@ public final class Unistd {
             Libc.downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle POLL =
             Libc.syscall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle CLOSE_RANGE = optional("close_range",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static volatile boolean closeRangeWorks = CLOSE_RANGE != null;
 
     private Unistd() {
     }
@@ -87,6 +90,51 @@ public final class Unistd {
         }
         if (r < 0 && cs.errno() != Errno.EINTR) {
             throw Errno.failure("close", fd, cs.errno());
+        }
+    }
+
+    /**
+     * Closes every open descriptor from {@code first} to {@code last} in one {@code close_range(2)} (Linux 5.9; one
+     * system call instead of one per descriptor). Numbers in the range that are not open are skipped without an error,
+     * so the caller must own every number of the range. Prefer {@link OwnedFd#closeAll}.
+     *
+     * @param first the lowest descriptor
+     * @param last the highest, {@code >= first}
+     * @return {@code true} if they are closed; {@code false}, with nothing closed, where the call is not available (an
+     *     older kernel or C library, or a seccomp filter that refuses it), and from then on without trying again
+     * @throws NativeCallException on another failure
+     */
+    public static boolean closeRange(int first, int last) throws NativeCallException {
+        if (!closeRangeWorks) {
+            return false;
+        }
+        if (first < 0 || last < first) {
+            throw new IllegalArgumentException("not a descriptor range: " + first + " to " + last);
+        }
+        CallState cs = CallState.current();
+        int r;
+        try {
+            r = (int) CLOSE_RANGE.invokeExact(cs.errnoSegment, first, last, 0);
+        } catch (Throwable t) {
+            throw Fail.unexpected(t);
+        }
+        if (r < 0) {
+            int errno = cs.errno();
+            if (errno == Errno.ENOSYS || errno == Errno.EPERM) {
+                closeRangeWorks = false; // EPERM: seccomp profiles that predate the call refuse it so
+                return false;
+            }
+            throw Errno.failure("close_range", "(" + first + ", " + last + ")", errno);
+        }
+        return true;
+    }
+
+    /** Resolves a system call that an older C library may lack, or returns {@code null}. */
+    private static MethodHandle optional(String name, FunctionDescriptor descriptor) {
+        try {
+            return Libc.syscall(name, descriptor);
+        } catch (UnsatisfiedLinkError e) {
+            return null;
         }
     }
 

@@ -149,4 +149,74 @@ class OwnedFdTest {
         }
         assertTrue(known >= 40, "only " + known + " errno names");
     }
+
+    /** Owners of {@code count} consecutive descriptor numbers at a free spot well above the JVM's own. */
+    private static List<OwnedFd> consecutiveOwners(int count) throws Exception {
+        try (OwnedFd source = EventFds.create(0, "source eventfd")) {
+            for (int base = 700; base < 1000; base += 20) {
+                List<OwnedFd> owners = new ArrayList<>();
+                for (int i = 0; i < count; i++) {
+                    owners.add(OwnedFd.of(Unistd.fcntl(source.number(), Unistd.F_DUPFD_CLOEXEC, base), "copy " + i));
+                }
+                if (owners.get(0).number() == base && owners.get(count - 1).number() == base + count - 1) {
+                    return owners;
+                }
+                owners.forEach(OwnedFd::close); // something else holds a number there: try higher
+            }
+        }
+        throw new AssertionError("no " + count + " free consecutive descriptor numbers between 700 and 1000");
+    }
+
+    @Test
+    void closeAllClosesConsecutiveOwnersAndSkipsATakenOne() throws Exception {
+        List<OwnedFd> owners = consecutiveOwners(8);
+        int base = owners.get(0).number();
+        OwnedFd kept = owners.get(3).take("kept by a handler");
+        OwnedFd.closeAll(owners);
+        for (int i = 0; i < 8; i++) {
+            assertFalse(owners.get(i).isOpen(), "owner " + i);
+            assertEquals(i == 3, Unistd.isOpen(base + i), "fd " + (base + i));
+        }
+        kept.close();
+        OwnedFd.closeAll(owners); // closed or taken already: nothing happens
+    }
+
+    @Test
+    void closeAllNeverClosesANumberInAGapItDoesNotOwn() throws Exception {
+        List<OwnedFd> owners = consecutiveOwners(4);
+        int base = owners.get(0).number();
+        OwnedFd other = owners.get(1); // owned elsewhere: between two numbers that closeAll is given
+        OwnedFd twin = OwnedFd.of(base, "a second owner of the same number (a bug elsewhere)");
+        // base, base, base + 2, base + 3 span four numbers with four owners, yet base + 1 is not among them
+        OwnedFd.closeAll(List.of(owners.get(0), twin, owners.get(2), owners.get(3)));
+        assertTrue(Unistd.isOpen(base + 1), "the number in the gap was closed");
+        assertFalse(Unistd.isOpen(base) || Unistd.isOpen(base + 2) || Unistd.isOpen(base + 3));
+        other.close();
+        // spread out: closed one by one
+        List<OwnedFd> spread = consecutiveOwners(3);
+        int first = spread.get(0).number();
+        spread.get(1).close();
+        OwnedFd.closeAll(List.of(spread.get(0), spread.get(2)));
+        assertFalse(Unistd.isOpen(first) || Unistd.isOpen(first + 2));
+    }
+
+    @Test
+    void consecutiveNeedsEachNumberOfTheRangeOnce() {
+        assertTrue(OwnedFd.consecutive(new int[] {12, 10, 11}, 3, 10, 12));
+        assertFalse(OwnedFd.consecutive(new int[] {10, 10, 12}, 3, 10, 12));
+        assertFalse(OwnedFd.consecutive(new int[] {10, 12}, 2, 10, 12));
+        assertFalse(OwnedFd.consecutive(new int[] {10, 11, 0}, 2, 10, 12)); // only the first count are looked at
+    }
+
+    @Test
+    void closeRangeClosesEveryNumberOfTheRange() throws Exception {
+        List<OwnedFd> owners = consecutiveOwners(3);
+        int base = owners.get(0).number();
+        for (OwnedFd o : owners) {
+            o.release();
+        }
+        assertTrue(Unistd.closeRange(base, base + 2), "close_range is in every kernel since 5.9");
+        assertFalse(Unistd.isOpen(base) || Unistd.isOpen(base + 1) || Unistd.isOpen(base + 2));
+        assertThrows(IllegalArgumentException.class, () -> Unistd.closeRange(base + 2, base));
+    }
 }

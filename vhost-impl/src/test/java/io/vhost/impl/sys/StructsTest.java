@@ -107,6 +107,11 @@ class StructsTest {
             #else
               P("SYS_epoll_wait", -1);
             #endif
+            #ifdef SYS_close_range
+              P("SYS_close_range", SYS_close_range);
+            #else
+              P("SYS_close_range", -1);
+            #endif
               return 0;
             }
             """;
@@ -268,7 +273,8 @@ class StructsTest {
 
     @Test
     void systemCallNumbersOfThisArchitecture() {
-        for (String call : List.of("read", "write", "close", "sendto", "sendmsg", "recvmsg", "poll", "epoll_wait")) {
+        for (String call : List.of("read", "write", "close", "sendto", "sendmsg", "recvmsg", "poll", "epoll_wait",
+                "close_range")) {
             same("SYS_" + call, SyscallNumbers.of(call)); // -1 on both sides where the call does not exist
         }
     }
