@@ -121,7 +121,7 @@ public final class Unistd {
         if (r < 0) {
             int errno = cs.errno();
             if (errno == Errno.ENOSYS || errno == Errno.EPERM) {
-                closeRangeWorks = false; // EPERM: seccomp profiles that predate the call refuse it so
+                closeRangeWorks = false; // EPERM is what seccomp profiles older than the call answer
                 return false;
             }
             throw Errno.failure("close_range", "(" + first + ", " + last + ")", errno);
