@@ -356,23 +356,7 @@ public final class Sockets {
      * @throws IllegalArgumentException if {@code msghdr} is not a native {@code msghdr}
      */
     public static long sendmsg(int fd, MemorySegment msghdr, int flags) throws NativeCallException {
-        long address = msghdrAddress(msghdr);
-        CallState cs = CallState.current();
-        try {
-            while (true) {
-                long result = (long) SENDMSG.invokeExact(cs.errnoSegment, fd, address, flags | MSG_NOSIGNAL);
-                long n = cs.countOrEagain(result, "sendmsg", fd);
-                if (n != CallState.RETRY) {
-                    return n;
-                }
-            }
-        } catch (NativeCallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Fail.unexpected(t);
-        } finally {
-            Reference.reachabilityFence(msghdr);
-        }
+        return msghdrCall(SENDMSG, "sendmsg", fd, msghdr, flags | MSG_NOSIGNAL);
     }
 
     /**
@@ -430,12 +414,21 @@ public final class Sockets {
      * @throws IllegalArgumentException if {@code msghdr} is not a native {@code msghdr}
      */
     public static long recvmsg(int fd, MemorySegment msghdr, int flags) throws NativeCallException {
+        return msghdrCall(RECVMSG, "recvmsg", fd, msghdr, flags);
+    }
+
+    /**
+     * {@code sendmsg} or {@code recvmsg} (the same C signature) once, retrying {@code EINTR}, with the {@code msghdr}
+     * by address.
+     */
+    private static long msghdrCall(MethodHandle call, String name, int fd, MemorySegment msghdr, int flags)
+            throws NativeCallException {
         long address = msghdrAddress(msghdr);
         CallState cs = CallState.current();
         try {
             while (true) {
-                long result = (long) RECVMSG.invokeExact(cs.errnoSegment, fd, address, flags);
-                long n = cs.countOrEagain(result, "recvmsg", fd);
+                long result = (long) call.invokeExact(cs.errnoSegment, fd, address, flags);
+                long n = cs.countOrEagain(result, name, fd);
                 if (n != CallState.RETRY) {
                     return n;
                 }

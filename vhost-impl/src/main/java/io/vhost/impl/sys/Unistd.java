@@ -147,20 +147,7 @@ public final class Unistd {
      * @throws NativeCallException on any other error
      */
     public static long read(int fd, MemorySegment buffer) throws NativeCallException {
-        CallState cs = CallState.current();
-        try {
-            while (true) {
-                long result = (long) READ.invokeExact(cs.errnoSegment, fd, buffer, buffer.byteSize());
-                long n = cs.countOrEagain(result, "read", fd);
-                if (n != CallState.RETRY) {
-                    return n;
-                }
-            }
-        } catch (NativeCallException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Fail.unexpected(t);
-        }
+        return transfer(READ, "read", fd, buffer);
     }
 
     /**
@@ -172,11 +159,17 @@ public final class Unistd {
      * @throws NativeCallException on any other error
      */
     public static long write(int fd, MemorySegment buffer) throws NativeCallException {
+        return transfer(WRITE, "write", fd, buffer);
+    }
+
+    /** {@code read} or {@code write} (the same C signature) of the whole buffer once, retrying {@code EINTR}. */
+    private static long transfer(MethodHandle call, String name, int fd, MemorySegment buffer)
+            throws NativeCallException {
         CallState cs = CallState.current();
         try {
             while (true) {
-                long result = (long) WRITE.invokeExact(cs.errnoSegment, fd, buffer, buffer.byteSize());
-                long n = cs.countOrEagain(result, "write", fd);
+                long result = (long) call.invokeExact(cs.errnoSegment, fd, buffer, buffer.byteSize());
+                long n = cs.countOrEagain(result, name, fd);
                 if (n != CallState.RETRY) {
                     return n;
                 }
